@@ -1,0 +1,56 @@
+# routeguide: `make run-server`, `make run-client`, `make test`, `make lint`, `make clean`.
+#
+# Everything uses cargo's `dev` profile, whose dependencies are compiled with optimisation (see
+# Cargo.toml), so the gRPC C core is built once, on the first command, and shared by all of them.
+# Building it needs CMake: when none is on PATH, a pinned CMake from PyPI is installed under .tools/
+# (git-ignored) on first use.
+
+SHELL := /bin/bash
+CARGO ?= cargo
+ARGS ?=
+TOOLS := $(CURDIR)/.tools
+CMAKE_VERSION := 3.31.6
+BIN := target/debug
+
+export PATH := $(TOOLS)/bin:$(PATH)
+# CMake 4 refuses the c-ares bundled with gRPC without this (also in .cargo/config.toml for plain cargo).
+export CMAKE_POLICY_VERSION_MINIMUM := 3.5
+
+.PHONY: build run-server run-client test lint clean prerequisites
+
+build: prerequisites
+	$(CARGO) build --bins
+
+## run-server: build, then serve the 100 standard features on port 50051 (ARGS="--help" lists flags)
+run-server: build
+	$(BIN)/route_guide_server $(ARGS)
+
+## run-client: build, then run the tutorial's tour against localhost:50051 (ARGS="--style future")
+run-client: build
+	$(BIN)/route_guide_client $(ARGS)
+
+## test: unit, integration and doc tests against real servers on ephemeral ports
+test: prerequisites
+	$(CARGO) test
+
+## lint: formatting and clippy, warnings as errors
+lint: prerequisites
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+clean:
+	$(CARGO) clean
+	rm -rf $(TOOLS)
+
+# What building the gRPC core needs: cargo, a C++ compiler and CMake (installed here if missing).
+prerequisites: $(if $(shell PATH='$(PATH)' command -v cmake),,$(TOOLS)/bin/cmake)
+	@command -v $(CARGO) >/dev/null || { echo "error: cargo is missing: install Rust with rustup (https://rustup.rs)"; exit 1; }
+	@command -v c++ >/dev/null || command -v g++ >/dev/null || command -v clang++ >/dev/null || \
+		{ echo "error: no C++ compiler, needed to build the gRPC core: install g++ (Debian/Ubuntu: apt-get install g++)"; exit 1; }
+
+$(TOOLS)/bin/cmake:
+	@command -v python3 >/dev/null || { echo "error: cmake is missing, and python3 to install it is too: install cmake (apt-get install cmake) or python3"; exit 1; }
+	@echo "cmake not found: installing CMake $(CMAKE_VERSION) from PyPI into $(TOOLS) (once)"
+	@python3 -m venv $(TOOLS)/venv || { echo "error: python3 cannot create a virtual environment: install python3-venv, or cmake"; exit 1; }
+	@$(TOOLS)/venv/bin/pip install --quiet --disable-pip-version-check cmake==$(CMAKE_VERSION)
+	@mkdir -p $(TOOLS)/bin && ln -sf ../venv/bin/cmake $@

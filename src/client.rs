@@ -1,0 +1,424 @@
+//! A RouteGuide client with the tutorial's two calling styles for each of the four RPCs:
+//!
+//! * **sync**: the call blocks the calling thread until the answer arrives or the deadline passes
+//!   (the tutorial's `stub.GetFeature(point, timeout)`); streams come and go as iterators;
+//! * **future**: the call starts at once and returns a [`Pending`] answer to `.await` or
+//!   [`Pending::wait`] for later (the tutorial's `stub.GetFeature.future(point)` and `.result()`);
+//!   streams come and go as `futures` streams.
+//!
+//! Every call carries a deadline, the client's timeout (10 s unless changed with
+//! [`RouteGuideClient::with_timeout`]), and every failure is a [`CallError`] that names the method,
+//! the gRPC status code and what it means for the user.
+//!
+//! ```no_run
+//! use routeguide::client::RouteGuideClient;
+//! use routeguide::proto;
+//!
+//! let client = RouteGuideClient::connect("localhost:50051");
+//! // Sync: blocks until the answer is here.
+//! let feature = client.get_feature(proto::point(409_146_138, -746_188_906))?;
+//! println!("{}", feature.get_name());
+//! // Future: starts now, the answer is collected later.
+//! let pending = client.get_feature_future(proto::point(0, 0));
+//! let unnamed = pending.wait()?;
+//! assert!(unnamed.get_name().is_empty());
+//! # Ok::<(), routeguide::client::CallError>(())
+//! ```
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
+use std::thread;
+use std::time::Duration;
+
+use futures::executor::{block_on, block_on_stream};
+use futures::future::BoxFuture;
+use futures::stream::{BoxStream, Stream, StreamExt, TryStreamExt};
+use futures::{SinkExt, TryFutureExt};
+use grpcio::{
+    CallOption, ChannelBuilder, Environment, RpcStatusCode, StreamingCallSink, WriteFlags,
+};
+
+use crate::proto::route_guide_grpc::RouteGuideClient as Stub;
+use crate::proto::{Feature, Point, Rectangle, RouteNote, RouteSummary};
+
+/// The deadline every call gets unless the client is told otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A connection to a RouteGuide server. Cheap to clone; clones share the connection.
+#[derive(Clone)]
+pub struct RouteGuideClient {
+    stub: Stub,
+    addr: Arc<str>,
+    timeout: Duration,
+}
+
+impl RouteGuideClient {
+    /// A client of the server at `addr` (`host:port`). The connection is made on the first call, so
+    /// this never fails; a server that cannot be reached shows up as `UNAVAILABLE` on that call.
+    pub fn connect(addr: &str) -> Self {
+        let channel = ChannelBuilder::new(client_environment()).connect(addr);
+        RouteGuideClient {
+            stub: Stub::new(channel),
+            addr: addr.into(),
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// The same client with another deadline for each call.
+    pub fn with_timeout(&self, timeout: Duration) -> Self {
+        RouteGuideClient {
+            timeout,
+            ..self.clone()
+        }
+    }
+
+    /// The deadline given to each call.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The address this client calls.
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// GetFeature, sync: the feature at `point` (with an empty name where none is stored).
+    pub fn get_feature(&self, point: Point) -> Result<Feature, CallError> {
+        self.get_feature_future(point).wait()
+    }
+
+    /// GetFeature, future: the call is under way when this returns.
+    pub fn get_feature_future(&self, point: Point) -> Pending<Feature> {
+        let failed = self.failure("GetFeature");
+        match self.stub.get_feature_async_opt(&point, self.call_option()) {
+            Ok(answer) => Pending::new(answer.map_err(move |e| failed.of(e))),
+            Err(e) => Pending::failed(failed.of(e)),
+        }
+    }
+
+    /// ListFeatures, sync: the features inside `rectangle`, each yielded as soon as it arrives.
+    /// An error ends the iteration.
+    pub fn list_features(
+        &self,
+        rectangle: Rectangle,
+    ) -> impl Iterator<Item = Result<Feature, CallError>> + use<> {
+        block_on_stream(self.list_features_stream(rectangle))
+    }
+
+    /// ListFeatures, future: the features inside `rectangle` as a stream.
+    pub fn list_features_stream(
+        &self,
+        rectangle: Rectangle,
+    ) -> BoxStream<'static, Result<Feature, CallError>> {
+        let failed = self.failure("ListFeatures");
+        match self.stub.list_features_opt(&rectangle, self.call_option()) {
+            Ok(features) => features.map_err(move |e| failed.of(e)).boxed(),
+            Err(e) => futures::stream::once(async move { Err(failed.of(e)) }).boxed(),
+        }
+    }
+
+    /// RecordRoute, sync: sends each point as the iterator yields it (on the calling thread, so an
+    /// iterator may take its time, e.g. sleep between points), then returns the server's summary.
+    pub fn record_route<I>(&self, points: I) -> Result<RouteSummary, CallError>
+    where
+        I: IntoIterator<Item = Point>,
+    {
+        let failed = self.failure("RecordRoute");
+        let (mut sink, summary) = self
+            .stub
+            .record_route_opt(self.call_option())
+            .map_err(|e| failed.of(e))?;
+        block_on(async move {
+            let sent = send_each(&mut sink, points).await;
+            finish(sent, summary, &failed).await
+        })
+    }
+
+    /// RecordRoute, future: starts the call and returns at once. The points are taken from the
+    /// iterator on a thread of their own, so an iterator that sleeps blocks nobody.
+    pub fn record_route_future<I>(&self, points: I) -> Pending<RouteSummary>
+    where
+        I: IntoIterator<Item = Point>,
+        I::IntoIter: Send + 'static,
+    {
+        let client = self.clone();
+        let points = points.into_iter();
+        let (tx, rx) = futures::channel::oneshot::channel();
+        let started = thread::Builder::new()
+            .name("routeguide-record-route".into())
+            .spawn(move || {
+                let _ = tx.send(client.record_route(points));
+            });
+        let failed = self.failure("RecordRoute");
+        if let Err(e) = started {
+            return Pending::failed(failed.local(format!("cannot start a sending thread: {e}")));
+        }
+        Pending::new(async move {
+            rx.await
+                .unwrap_or_else(|_| Err(failed.local("the sending thread panicked".into())))
+        })
+    }
+
+    /// RecordRoute from a stream of points: the points are sent as the stream yields them, in
+    /// batches when several are ready at once.
+    pub fn record_route_stream<S>(&self, points: S) -> Pending<RouteSummary>
+    where
+        S: Stream<Item = Point> + Send + 'static,
+    {
+        let failed = self.failure("RecordRoute");
+        let (mut sink, summary) = match self.stub.record_route_opt(self.call_option()) {
+            Ok(call) => call,
+            Err(e) => return Pending::failed(failed.of(e)),
+        };
+        Pending::new(async move {
+            sink.enhance_batch(true);
+            let mut points = Box::pin(points.map(|p| Ok((p, WriteFlags::default()))));
+            let sent = match sink.send_all(&mut points).await {
+                Ok(()) => sink.close().await,
+                Err(e) => Err(e),
+            };
+            finish(sent, summary, &failed).await
+        })
+    }
+
+    /// RouteChat, sync: sends the notes from a thread of its own while the returned iterator yields
+    /// the server's replies as they arrive, so replies can be read before the last note is sent.
+    pub fn route_chat<I>(
+        &self,
+        notes: I,
+    ) -> impl Iterator<Item = Result<RouteNote, CallError>> + use<I>
+    where
+        I: IntoIterator<Item = RouteNote>,
+        I::IntoIter: Send + 'static,
+    {
+        let failed = self.failure("RouteChat");
+        let replies: BoxStream<'static, Result<RouteNote, CallError>> =
+            match self.stub.route_chat_opt(self.call_option()) {
+                Ok((mut sink, replies)) => {
+                    let notes = notes.into_iter();
+                    // Errors while sending also end the call, and surface through `replies`.
+                    let sending = thread::Builder::new()
+                        .name("routeguide-route-chat".into())
+                        .spawn(move || block_on(send_each(&mut sink, notes)));
+                    match sending {
+                        Ok(_) => replies.map_err(move |e| failed.of(e)).boxed(),
+                        Err(e) => error_stream(
+                            failed.local(format!("cannot start a sending thread: {e}")),
+                        ),
+                    }
+                }
+                Err(e) => error_stream(failed.of(e)),
+            };
+        block_on_stream(replies)
+    }
+
+    /// RouteChat, future: sends the notes of `notes` as it yields them and returns the replies as
+    /// a stream; both directions run at the same time.
+    pub fn route_chat_stream<S>(&self, notes: S) -> BoxStream<'static, Result<RouteNote, CallError>>
+    where
+        S: Stream<Item = RouteNote> + Send + 'static,
+    {
+        let failed = self.failure("RouteChat");
+        let (mut sink, replies) = match self.stub.route_chat_opt(self.call_option()) {
+            Ok(call) => call,
+            Err(e) => return error_stream(failed.of(e)),
+        };
+        self.stub.spawn(async move {
+            let mut notes = Box::pin(notes.map(|n| Ok((n, WriteFlags::default()))));
+            // Errors while sending also end the call, and surface through `replies`.
+            if sink.send_all(&mut notes).await.is_ok() {
+                let _ = sink.close().await;
+            }
+        });
+        replies.map_err(move |e| failed.of(e)).boxed()
+    }
+
+    fn call_option(&self) -> CallOption {
+        CallOption::default().timeout(self.timeout)
+    }
+
+    fn failure(&self, method: &'static str) -> Failure {
+        Failure {
+            method,
+            addr: Arc::clone(&self.addr),
+            timeout: self.timeout,
+        }
+    }
+}
+
+/// One gRPC environment (one completion-queue thread) for every client of the process.
+fn client_environment() -> Arc<Environment> {
+    static ENV: OnceLock<Arc<Environment>> = OnceLock::new();
+    Arc::clone(ENV.get_or_init(|| Arc::new(Environment::new(1))))
+}
+
+/// Sends each item on its own (flushed at once, since the next item may take a while to come),
+/// then half-closes the stream.
+async fn send_each<T, I>(sink: &mut StreamingCallSink<T>, items: I) -> grpcio::Result<()>
+where
+    I: IntoIterator<Item = T>,
+{
+    for item in items {
+        sink.send((item, WriteFlags::default())).await?;
+    }
+    sink.close().await
+}
+
+/// The answer of a client-streaming call. When sending failed, the server's status (fetched
+/// through the answer) explains why better than the sending error does.
+async fn finish<T>(
+    sent: grpcio::Result<()>,
+    answer: impl Future<Output = grpcio::Result<T>>,
+    failed: &Failure,
+) -> Result<T, CallError> {
+    match (sent, answer.await) {
+        (Ok(()), Ok(value)) => Ok(value),
+        (_, Err(e)) | (Err(e), Ok(_)) => Err(failed.of(e)),
+    }
+}
+
+fn error_stream<T: Send + 'static>(error: CallError) -> BoxStream<'static, Result<T, CallError>> {
+    futures::stream::once(async move { Err(error) }).boxed()
+}
+
+/// What a client needs to turn a grpcio error into a [`CallError`] for one method.
+struct Failure {
+    method: &'static str,
+    addr: Arc<str>,
+    timeout: Duration,
+}
+
+impl Failure {
+    fn of(&self, error: grpcio::Error) -> CallError {
+        CallError::from_grpc(self.method, &self.addr, self.timeout, error)
+    }
+
+    /// A failure on this side, before anything reached the server.
+    fn local(&self, message: String) -> CallError {
+        CallError {
+            method: self.method,
+            addr: self.addr.to_string(),
+            timeout: self.timeout,
+            code: RpcStatusCode::INTERNAL,
+            message,
+        }
+    }
+}
+
+/// An answer on its way: `.await` it in async code or [`Pending::wait`] for it.
+#[must_use = "the answer is lost unless awaited or waited for"]
+pub struct Pending<T> {
+    answer: BoxFuture<'static, Result<T, CallError>>,
+}
+
+impl<T> Pending<T> {
+    fn new(answer: impl Future<Output = Result<T, CallError>> + Send + 'static) -> Self {
+        Pending {
+            answer: Box::pin(answer),
+        }
+    }
+
+    fn failed(error: CallError) -> Self
+    where
+        T: Send + 'static,
+    {
+        Pending::new(async move { Err(error) })
+    }
+
+    /// Blocks until the answer is here: the tutorial's `future.result()`.
+    pub fn wait(self) -> Result<T, CallError> {
+        block_on(self)
+    }
+}
+
+impl<T> Future for Pending<T> {
+    type Output = Result<T, CallError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.answer.as_mut().poll(cx)
+    }
+}
+
+/// A call that failed: the method, the gRPC status code and the server's message, shown with what
+/// the code means for the user.
+#[derive(Clone, Debug)]
+pub struct CallError {
+    method: &'static str,
+    addr: String,
+    timeout: Duration,
+    code: RpcStatusCode,
+    message: String,
+}
+
+impl CallError {
+    fn from_grpc(
+        method: &'static str,
+        addr: &str,
+        timeout: Duration,
+        error: grpcio::Error,
+    ) -> Self {
+        let (code, message) = match error {
+            grpcio::Error::RpcFailure(status) => (status.code(), status.message().to_string()),
+            grpcio::Error::RemoteStopped => (
+                RpcStatusCode::CANCELLED,
+                "the server ended the call".to_string(),
+            ),
+            other => (RpcStatusCode::INTERNAL, other.to_string()),
+        };
+        CallError {
+            method,
+            addr: addr.to_string(),
+            timeout,
+            code,
+            message,
+        }
+    }
+
+    /// The gRPC status code.
+    pub fn code(&self) -> RpcStatusCode {
+        self.code
+    }
+
+    /// The status message, as the server (or the gRPC library) wrote it.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The RPC that failed, by its proto name.
+    pub fn method(&self) -> &'static str {
+        self.method
+    }
+}
+
+impl fmt::Display for CallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let method = self.method;
+        match self.code {
+            RpcStatusCode::DEADLINE_EXCEEDED => write!(
+                f,
+                "{method}: no answer within the {:?} deadline (DEADLINE_EXCEEDED); is the server \
+                 overloaded? A longer --timeout gives it more time",
+                self.timeout
+            )?,
+            RpcStatusCode::UNAVAILABLE => write!(
+                f,
+                "{method}: cannot reach a RouteGuide server at {} (UNAVAILABLE); is it running?",
+                self.addr
+            )?,
+            RpcStatusCode::INVALID_ARGUMENT => write!(
+                f,
+                "{method}: the server refused the request (INVALID_ARGUMENT)"
+            )?,
+            code => write!(f, "{method} failed ({code:?})")?,
+        }
+        if !self.message.is_empty() {
+            write!(f, ": {}", self.message)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for CallError {}

@@ -1,0 +1,45 @@
+//! # routeguide
+//!
+//! The RouteGuide service of the gRPC tutorials, in Rust on the gRPC C core (through `grpcio`):
+//! a map of named places that clients query with all four kinds of RPC.
+//!
+//! | RPC | kind | what it answers |
+//! |---|---|---|
+//! | `GetFeature` | unary | the feature at a point |
+//! | `ListFeatures` | server streaming | the features inside a rectangle |
+//! | `RecordRoute` | client streaming | a summary of a route sent point by point |
+//! | `RouteChat` | bidirectional | the notes left earlier where each note is left |
+//!
+//! The crate is laid out one concern per module; the two binaries (`route_guide_server`,
+//! `route_guide_client`) only parse flags and call into it.
+//!
+//! * [`proto`]: the code generated from `proto/route_guide.proto`, and small constructors.
+//! * [`geo`]: E7 coordinates, their validation, rectangles and the haversine distance.
+//! * [`store`]: the feature database: loading, validating and querying it.
+//! * [`route`]: how RecordRoute sums up a route.
+//! * [`chat`]: RouteChat's notes, per call or shared, with bounded history.
+//! * [`service`]: the four RPCs' semantics, and the mapping of bad input to gRPC statuses.
+//! * [`server`]: running the service: threads, port, signals and graceful shutdown.
+//! * [`client`]: the sync and future calling styles.
+//! * [`random`]: a small seedable generator for random routes and test data.
+//! * [`cli`]: what the client binary prints: the tutorial's tour and one subcommand per RPC.
+
+pub mod chat;
+pub mod cli;
+pub mod client;
+pub mod geo;
+pub mod proto;
+pub mod random;
+pub mod route;
+pub mod server;
+pub mod service;
+pub mod store;
+
+/// Sends `log` records to standard error through `env_logger` (`RUST_LOG` chooses what is shown;
+/// `default_level` applies when it is unset), and gRPC core's own logs along with them.
+pub fn init_logging(default_level: &str) {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default_level))
+        .format_timestamp_millis()
+        .init();
+    grpcio::redirect_log();
+}

@@ -1,0 +1,196 @@
+//! Running the service as a process: the gRPC environment and its completion-queue threads, the
+//! listening port, and a graceful shutdown. [`run`] takes the future that ends it, so the binary
+//! (SIGINT/SIGTERM, from [`termination_signal`]) and the tests (a channel) drive the same code.
+
+use std::fmt;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::{Arc, mpsc};
+use std::thread;
+use std::time::Duration;
+
+use grpcio::{EnvBuilder, Environment, ServerBuilder, ServerCredentials};
+use log::{info, warn};
+
+use crate::chat::{Chat, ChatScope, DEFAULT_HISTORY_PER_LOCATION};
+use crate::proto::create_route_guide;
+use crate::service::RouteGuideService;
+use crate::store::{FeatureStore, LoadError};
+
+/// The address the server listens on by default: port 50051 on every interface, as in the tutorial.
+pub const DEFAULT_ADDR: &str = "[::]:50051";
+/// The feature database served by default, relative to the working directory.
+pub const DEFAULT_DB_PATH: &str = "data/route_guide_db.json";
+/// How long calls in flight may run on after a shutdown begins, by default.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
+/// How long to wait for cancelled calls to wind up after the grace period.
+const CANCEL_WAIT: Duration = Duration::from_secs(2);
+
+/// Everything that shapes a server.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// `host:port` to listen on; port 0 picks a free port (see [`RouteGuideServer::port`]).
+    pub addr: String,
+    /// The JSON feature database.
+    pub db_path: PathBuf,
+    /// Completion-queue threads: the pool that runs every handler.
+    pub threads: usize,
+    pub chat_scope: ChatScope,
+    /// Notes kept per location by RouteChat.
+    pub chat_history: usize,
+    /// How long calls in flight may run on once shutdown begins before they are cancelled.
+    pub grace: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            addr: DEFAULT_ADDR.to_string(),
+            db_path: PathBuf::from(DEFAULT_DB_PATH),
+            threads: default_threads(),
+            chat_scope: ChatScope::default(),
+            chat_history: DEFAULT_HISTORY_PER_LOCATION,
+            grace: DEFAULT_GRACE,
+        }
+    }
+}
+
+/// One completion-queue thread per CPU.
+pub fn default_threads() -> usize {
+    thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// A started RouteGuide server. It owns the gRPC environment, so its threads live as long as it
+/// does; dropping it stops the server at once, [`RouteGuideServer::shutdown`] does so gracefully.
+pub struct RouteGuideServer {
+    server: grpcio::Server,
+    port: u16,
+    // Declared after `server` so that it is dropped after it.
+    _env: Arc<Environment>,
+}
+
+impl RouteGuideServer {
+    /// Starts serving `store` on `config.addr` (the database path in `config` is not used: the
+    /// caller has loaded the store already).
+    pub fn start(config: &ServerConfig, store: Arc<FeatureStore>) -> Result<Self, ServerError> {
+        let env = Arc::new(
+            EnvBuilder::new()
+                .cq_count(config.threads.max(1))
+                .name_prefix("routeguide-cq")
+                .build(),
+        );
+        let service =
+            RouteGuideService::new(store, Chat::new(config.chat_scope, config.chat_history));
+        let mut server = ServerBuilder::new(Arc::clone(&env))
+            .register_service(create_route_guide(service))
+            .build()
+            .map_err(ServerError::Grpc)?;
+        let port = server
+            .add_listening_port(config.addr.as_str(), ServerCredentials::insecure())
+            .map_err(|_| ServerError::Bind(config.addr.clone()))?;
+        server.start();
+        Ok(RouteGuideServer {
+            server,
+            port,
+            _env: env,
+        })
+    }
+
+    /// The port the server listens on (the one picked when the address asked for port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Stops accepting calls, lets the calls in flight finish for up to `grace`, then cancels
+    /// those still running. Returns whether every call finished within the grace period.
+    pub fn shutdown(mut self, grace: Duration) -> bool {
+        let all_done = self.server.shutdown();
+        let (done_tx, done_rx) = mpsc::channel();
+        // The future completes on a completion-queue thread; this one only waits for it.
+        thread::spawn(move || {
+            let _ = futures::executor::block_on(all_done);
+            let _ = done_tx.send(());
+        });
+        if done_rx.recv_timeout(grace).is_ok() {
+            return true;
+        }
+        warn!("calls still running after the {grace:?} grace period: cancelling them");
+        self.server.cancel_all_calls();
+        if done_rx.recv_timeout(CANCEL_WAIT).is_err() {
+            warn!("calls still running {CANCEL_WAIT:?} after being cancelled");
+        }
+        false
+    }
+}
+
+/// Loads the database, serves it until `shutdown` completes, then shuts down gracefully.
+pub fn run(config: &ServerConfig, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
+    let store = FeatureStore::load(&config.db_path).map_err(ServerError::Database)?;
+    info!(
+        "loaded {} features from {}",
+        store.len(),
+        config.db_path.display()
+    );
+    let server = RouteGuideServer::start(config, Arc::new(store))?;
+    info!(
+        "RouteGuide listening on {} (port {}), {} completion-queue threads, chat scope {:?}",
+        config.addr,
+        server.port(),
+        config.threads.max(1),
+        config.chat_scope
+    );
+    futures::executor::block_on(shutdown);
+    info!(
+        "shutting down: calls in flight have {:?} to finish",
+        config.grace
+    );
+    if server.shutdown(config.grace) {
+        info!("all calls finished; bye");
+    }
+    Ok(())
+}
+
+/// A future that completes when the process receives SIGINT or SIGTERM.
+pub fn termination_signal() -> Result<impl Future<Output = ()>, ServerError> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals =
+        signal_hook::iterator::Signals::new([SIGINT, SIGTERM]).map_err(ServerError::Signals)?;
+    let (tx, rx) = futures::channel::oneshot::channel();
+    thread::Builder::new()
+        .name("routeguide-signals".into())
+        .spawn(move || {
+            if let Some(signal) = signals.forever().next() {
+                info!("received signal {signal}");
+            }
+            let _ = tx.send(());
+        })
+        .map_err(ServerError::Signals)?;
+    Ok(async move {
+        let _ = rx.await;
+    })
+}
+
+/// Why a server could not start.
+#[derive(Debug)]
+pub enum ServerError {
+    Database(LoadError),
+    Bind(String),
+    Grpc(grpcio::Error),
+    Signals(std::io::Error),
+}
+
+impl fmt::Display for ServerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServerError::Database(e) => e.fmt(f),
+            ServerError::Bind(addr) => write!(
+                f,
+                "cannot listen on {addr}: the address is in use or not valid here (use --addr HOST:PORT)"
+            ),
+            ServerError::Grpc(e) => write!(f, "cannot create the gRPC server: {e}"),
+            ServerError::Signals(e) => write!(f, "cannot watch for SIGINT/SIGTERM: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ServerError {}

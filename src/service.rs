@@ -1,0 +1,225 @@
+//! The RouteGuide RPCs: what each of the four methods answers. Handlers validate what the client
+//! sent, ask the [`FeatureStore`] or the chat, and stream the answer; every request error becomes an
+//! `INVALID_ARGUMENT` status here, in one place. No handler blocks its completion-queue thread:
+//! each one hands a future to `ctx.spawn` and returns.
+
+use std::fmt::Display;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::{SinkExt, TryStreamExt};
+use grpcio::{
+    ClientStreamingSink, DuplexSink, RequestStream, RpcContext, RpcStatus, RpcStatusCode,
+    ServerStreamingSink, UnarySink, WriteFlags,
+};
+use log::{Level, debug, log_enabled, warn};
+
+use crate::chat::Chat;
+use crate::geo::{Bounds, Coordinates};
+use crate::proto::{self, Feature, Point, Rectangle, RouteGuide, RouteNote, RouteSummary};
+use crate::route::RouteRecorder;
+use crate::store::FeatureStore;
+
+/// How many streamed messages may wait in gRPC's buffers before they are pushed to the network.
+/// Buffering saves a system call per message; flushing every so often lets the client see the
+/// first answers early and gives flow control a chance to slow us down.
+const FLUSH_EVERY: usize = 64;
+
+/// Evaluates to the value of a `Result<T, RpcStatus>`, or ends the handler's future: the status is
+/// sent to the client with `sink.fail`, and the future yields the code it sent.
+macro_rules! valid_or_fail {
+    ($sink:ident, $checked:expr) => {{
+        // Bound first, so that no temporary of `$checked` lives across the `.await` below.
+        let checked = $checked;
+        match checked {
+            Ok(value) => value,
+            Err(status) => {
+                let code = status.code();
+                return $sink.fail(status).await.map(|()| code);
+            }
+        }
+    }};
+}
+
+/// The RouteGuide service. grpcio clones it once per completion queue and method, so everything it
+/// holds is shared through `Arc`s.
+#[derive(Clone)]
+pub struct RouteGuideService {
+    store: Arc<FeatureStore>,
+    chat: Chat,
+}
+
+impl RouteGuideService {
+    pub fn new(store: Arc<FeatureStore>, chat: Chat) -> Self {
+        RouteGuideService { store, chat }
+    }
+
+    /// GetFeature's answer: the feature stored at the point, or an unnamed feature at that point.
+    fn feature_at(&self, point: &Point) -> Result<Feature, RpcStatus> {
+        let at = coordinates(point, "point")?;
+        Ok(match self.store.feature_at(at) {
+            Some(feature) => feature.clone(),
+            None => proto::feature("", at.to_point()),
+        })
+    }
+}
+
+impl RouteGuide for RouteGuideService {
+    fn get_feature(&mut self, ctx: RpcContext, point: Point, sink: UnarySink<Feature>) {
+        let answer = self.feature_at(&point);
+        spawn_logged(&ctx, "GetFeature", async move {
+            let feature = valid_or_fail!(sink, answer);
+            sink.success(feature).await?;
+            Ok(RpcStatusCode::OK)
+        });
+    }
+
+    fn list_features(
+        &mut self,
+        ctx: RpcContext,
+        rectangle: Rectangle,
+        mut sink: ServerStreamingSink<Feature>,
+    ) {
+        let bounds = bounds(&rectangle);
+        let store = Arc::clone(&self.store);
+        spawn_logged(&ctx, "ListFeatures", async move {
+            let bounds = valid_or_fail!(sink, bounds);
+            for (sent, index) in store.indices_within(bounds).into_iter().enumerate() {
+                let flags = WriteFlags::default().buffer_hint((sent + 1) % FLUSH_EVERY != 0);
+                // `feed` waits while gRPC's flow control holds the stream back, and fails as soon
+                // as the client cancels, which ends the work.
+                sink.feed((store.feature(index).clone(), flags)).await?;
+            }
+            sink.close().await?;
+            Ok(RpcStatusCode::OK)
+        });
+    }
+
+    fn record_route(
+        &mut self,
+        ctx: RpcContext,
+        mut points: RequestStream<Point>,
+        sink: ClientStreamingSink<RouteSummary>,
+    ) {
+        let started = Instant::now();
+        let store = Arc::clone(&self.store);
+        spawn_logged(&ctx, "RecordRoute", async move {
+            let mut route = RouteRecorder::new();
+            let mut received = 0_u64;
+            while let Some(point) = points.try_next().await? {
+                received += 1;
+                let at = valid_or_fail!(
+                    sink,
+                    coordinates(&point, format_args!("point {received} of the route"))
+                );
+                route.record(at, store.has_feature_at(at));
+            }
+            sink.success(route.summary(started.elapsed())).await?;
+            Ok(RpcStatusCode::OK)
+        });
+    }
+
+    fn route_chat(
+        &mut self,
+        ctx: RpcContext,
+        mut notes: RequestStream<RouteNote>,
+        mut sink: DuplexSink<RouteNote>,
+    ) {
+        let mut room = self.chat.room();
+        spawn_logged(&ctx, "RouteChat", async move {
+            let mut received = 0_u64;
+            while let Some(note) = notes.try_next().await? {
+                received += 1;
+                let at = valid_or_fail!(sink, note_location(&note, received));
+                let earlier = room.post(at, note);
+                let count = earlier.len();
+                for (i, reply) in earlier.into_iter().enumerate() {
+                    // The last reply goes out at once: the client may be waiting for it before
+                    // sending its next note.
+                    let last = i + 1 == count;
+                    let flags =
+                        WriteFlags::default().buffer_hint(!last && (i + 1) % FLUSH_EVERY != 0);
+                    sink.feed((reply, flags)).await?;
+                }
+                sink.flush().await?;
+            }
+            sink.close().await?;
+            Ok(RpcStatusCode::OK)
+        });
+    }
+}
+
+/// The checked coordinates of a point the client sent in `field` (formatted only on error).
+fn coordinates(point: &Point, field: impl Display) -> Result<Coordinates, RpcStatus> {
+    Coordinates::from_point(point).map_err(|e| invalid_argument(field, e))
+}
+
+/// The rectangle's corners, checked and put in order.
+fn bounds(rectangle: &Rectangle) -> Result<Bounds, RpcStatus> {
+    if !rectangle.has_lo() {
+        return Err(invalid_argument("rectangle", "lo is missing"));
+    }
+    if !rectangle.has_hi() {
+        return Err(invalid_argument("rectangle", "hi is missing"));
+    }
+    let lo = coordinates(rectangle.get_lo(), "rectangle.lo")?;
+    let hi = coordinates(rectangle.get_hi(), "rectangle.hi")?;
+    Ok(Bounds::from_corners(lo, hi))
+}
+
+/// Where the `number`th note of a chat was left.
+fn note_location(note: &RouteNote, number: u64) -> Result<Coordinates, RpcStatus> {
+    if !note.has_location() {
+        return Err(invalid_argument(
+            format_args!("note {number} of the chat"),
+            "location is missing",
+        ));
+    }
+    coordinates(
+        note.get_location(),
+        format_args!("note {number} of the chat: location"),
+    )
+}
+
+fn invalid_argument(field: impl Display, problem: impl Display) -> RpcStatus {
+    RpcStatus::with_message(
+        RpcStatusCode::INVALID_ARGUMENT,
+        format!("{field}: {problem}"),
+    )
+}
+
+/// Runs a handler's future on the completion-queue thread and logs how the call ended. The future
+/// yields the status code it sent, or the error that stopped it from sending one.
+fn spawn_logged<F>(ctx: &RpcContext, method: &'static str, call: F)
+where
+    F: Future<Output = Result<RpcStatusCode, grpcio::Error>> + Send + 'static,
+{
+    // Asking for the peer allocates: do it only when the debug log will print it.
+    let peer = log_enabled!(Level::Debug).then(|| ctx.peer());
+    let started = Instant::now();
+    ctx.spawn(async move {
+        let outcome = call.await;
+        let elapsed = started.elapsed();
+        let peer = peer.as_deref().unwrap_or("?");
+        match outcome {
+            Ok(code) => debug!("{method} from {peer}: {code:?} in {elapsed:?}"),
+            Err(e) if client_went_away(&e) => {
+                debug!("{method} from {peer}: client went away after {elapsed:?} ({e})")
+            }
+            Err(e) => warn!("{method} from {peer}: failed after {elapsed:?}: {e}"),
+        }
+    });
+}
+
+/// Whether an error only means that the client cancelled, hung up or ran out of time.
+fn client_went_away(error: &grpcio::Error) -> bool {
+    match error {
+        grpcio::Error::RemoteStopped | grpcio::Error::RpcFinished(_) => true,
+        grpcio::Error::RpcFailure(status) => matches!(
+            status.code(),
+            RpcStatusCode::CANCELLED | RpcStatusCode::DEADLINE_EXCEEDED
+        ),
+        _ => false,
+    }
+}

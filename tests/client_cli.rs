@@ -1,0 +1,199 @@
+//! `route_guide_client` as a user runs it: the tour in both styles, JSON output, subcommands,
+//! standard input, and a server that is down.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use common::TestServer;
+use serde_json::Value;
+
+fn client(addr: &str, args: &[&str]) -> Output {
+    client_with_stdin(addr, args, "")
+}
+
+fn client_with_stdin(addr: &str, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_route_guide_client"))
+        .args(["--addr", addr, "--pace", "0", "--db"])
+        .arg(common::standard_db_path())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "exit {:?}, stderr: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn json_lines(output: &Output) -> Vec<Value> {
+    stdout(output)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn the_tour_prints_every_section_and_receives_first_and_third() {
+    let server = TestServer::start();
+    let text = stdout(&client(&server.addr, &[]));
+    for heading in ["GetFeature", "ListFeatures", "RecordRoute", "RouteChat"] {
+        assert!(
+            text.contains(&format!("-------------- {heading} --------------")),
+            "{text}"
+        );
+    }
+    assert!(text.contains(
+        "Feature called \"Berkshire Valley Management Area Trail, Jefferson, NJ, USA\" at 40.9146138, -74.6188906"
+    ));
+    assert!(text.contains("Found no feature at 0, 0"), "{text}");
+    assert!(
+        text.contains("Looking for features between 40, -75 and 42, -73"),
+        "{text}"
+    );
+    assert!(text.contains("Finished trip with 10 points"), "{text}");
+    assert!(text.contains("Passed 10 features"), "{text}");
+    let received: Vec<&str> = text.lines().filter(|l| l.starts_with("Received")).collect();
+    assert_eq!(
+        received,
+        [
+            "Received \"First message\" at 0, 0",
+            "Received \"Third message\" at 0.0000001, 0"
+        ]
+    );
+}
+
+#[test]
+fn both_styles_give_the_same_results() {
+    let server = TestServer::start();
+    let results = |style: &str| -> Vec<Value> {
+        json_lines(&client(&server.addr, &["--json", "--style", style]))
+            .into_iter()
+            // The route is random: compare everything else.
+            .filter(|v| v.get("visiting").is_none() && v.get("summary").is_none())
+            .collect()
+    };
+    let sync = results("sync");
+    let future = results("future");
+    assert_eq!(sync, future);
+    let features = sync.iter().filter(|v| v.get("feature").is_some()).count();
+    assert!(
+        features > 2,
+        "two GetFeature answers and the ListFeatures stream"
+    );
+}
+
+#[test]
+fn json_output_is_one_object_per_line() {
+    let server = TestServer::start();
+    let lines = json_lines(&client(
+        &server.addr,
+        &["get-feature", "409146138", "-746188906", "--json"],
+    ));
+    assert_eq!(lines.len(), 1);
+    assert_eq!(
+        lines[0]["feature"]["name"],
+        "Berkshire Valley Management Area Trail, Jefferson, NJ, USA"
+    );
+    assert_eq!(lines[0]["feature"]["location"]["latitude"], 409_146_138);
+}
+
+#[test]
+fn coordinates_may_be_given_in_degrees() {
+    let server = TestServer::start();
+    let text = stdout(&client(
+        &server.addr,
+        &["get-feature", "40.9146138", "-74.6188906"],
+    ));
+    assert!(text.contains("Berkshire Valley"), "{text}");
+    let listed = stdout(&client(
+        &server.addr,
+        &["list-features", "42.0", "-73.0", "40.0", "-75.0", "--json"],
+    ));
+    assert!(listed.lines().count() > 10);
+}
+
+#[test]
+fn record_route_reads_points_from_standard_input() {
+    let server = TestServer::start();
+    let points = (1..=4)
+        .map(|s| format!("{{\"latitude\": {0}, \"longitude\": {0}}}\n", s * 1000))
+        .collect::<String>();
+    let lines = json_lines(&client_with_stdin(
+        &server.addr,
+        &["record-route", "--stdin", "--json"],
+        &points,
+    ));
+    let summary = &lines.last().unwrap()["summary"];
+    assert_eq!(summary["point_count"], 4);
+    assert_eq!(summary["distance"], 47);
+}
+
+#[test]
+fn route_chat_reads_notes_from_standard_input() {
+    let server = TestServer::start();
+    let notes = "{\"location\": {\"latitude\": 5, \"longitude\": 5}, \"message\": \"hi\"}\n\
+                 {\"location\": {\"latitude\": 5, \"longitude\": 5}, \"message\": \"again\"}\n";
+    for style in ["sync", "future"] {
+        let lines = json_lines(&client_with_stdin(
+            &server.addr,
+            &["route-chat", "--stdin", "--json", "--style", style],
+            notes,
+        ));
+        let received: Vec<&Value> = lines.iter().filter_map(|v| v.get("received")).collect();
+        assert_eq!(received.len(), 1);
+        assert_eq!(received[0]["message"], "hi");
+    }
+}
+
+#[test]
+fn a_malformed_input_line_is_named_by_its_number() {
+    let server = TestServer::start();
+    let input = "{\"latitude\": 1, \"longitude\": 1}\n\nnot json\n";
+    let output = client_with_stdin(&server.addr, &["record-route", "--stdin"], input);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("line 3"), "{stderr}");
+}
+
+#[test]
+fn a_server_that_is_down_gives_one_clear_line_and_exit_code_2() {
+    // A port that was free a moment ago: nothing listens there now.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    for style in ["sync", "future"] {
+        let output = client(&addr, &["--style", style, "--timeout", "5"]);
+        assert_eq!(output.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("UNAVAILABLE"), "{stderr}");
+        assert!(stderr.contains(&addr), "{stderr}");
+    }
+}
+
+#[test]
+fn bad_arguments_get_a_usage_error() {
+    let output = client("127.0.0.1:1", &["get-feature", "north", "1"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("Usage"));
+}

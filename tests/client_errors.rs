@@ -1,0 +1,82 @@
+//! How the client library reports failures: deadlines, servers that are down, and the status code
+//! and message of each error.
+
+mod common;
+
+use std::thread;
+use std::time::Duration;
+
+use common::TestServer;
+use grpcio::RpcStatusCode;
+use routeguide::client::RouteGuideClient;
+use routeguide::proto;
+
+fn unused_addr() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    format!("127.0.0.1:{}", listener.local_addr().unwrap().port())
+}
+
+#[test]
+fn a_route_slower_than_the_deadline_ends_with_deadline_exceeded() {
+    let server = TestServer::start();
+    let client = server.client().with_timeout(Duration::from_millis(300));
+    let slow_route = (0..3).map(|i| {
+        thread::sleep(Duration::from_millis(400));
+        proto::point(i, i)
+    });
+    let error = client.record_route(slow_route).unwrap_err();
+    assert_eq!(error.code(), RpcStatusCode::DEADLINE_EXCEEDED);
+    assert_eq!(error.method(), "RecordRoute");
+    let shown = error.to_string();
+    assert!(shown.contains("300ms deadline"), "{shown}");
+    // The same client with its usual deadline still works.
+    assert!(server.client().get_feature(proto::point(0, 0)).is_ok());
+}
+
+#[test]
+fn a_server_that_is_down_is_unavailable_in_every_style() {
+    let addr = unused_addr();
+    let client = RouteGuideClient::connect(&addr).with_timeout(Duration::from_secs(5));
+    let errors = [
+        client.get_feature(proto::point(0, 0)).unwrap_err(),
+        client
+            .get_feature_future(proto::point(0, 0))
+            .wait()
+            .unwrap_err(),
+        client
+            .list_features(proto::rectangle(proto::point(0, 0), proto::point(1, 1)))
+            .next()
+            .unwrap()
+            .unwrap_err(),
+        client.record_route(vec![proto::point(0, 0)]).unwrap_err(),
+        client
+            .route_chat(vec![proto::route_note(proto::point(0, 0), "hello?")])
+            .next()
+            .unwrap()
+            .unwrap_err(),
+    ];
+    for error in errors {
+        assert_eq!(error.code(), RpcStatusCode::UNAVAILABLE, "{error}");
+        let shown = error.to_string();
+        assert!(
+            shown.contains(&addr) && shown.contains("is it running?"),
+            "{shown}"
+        );
+    }
+}
+
+#[test]
+fn invalid_arguments_say_that_the_server_refused_the_request() {
+    let server = TestServer::start();
+    let error = server
+        .client()
+        .get_feature(proto::point(i32::MAX, 0))
+        .unwrap_err();
+    assert_eq!(error.code(), RpcStatusCode::INVALID_ARGUMENT);
+    let shown = error.to_string();
+    assert!(
+        shown.starts_with("GetFeature: the server refused the request (INVALID_ARGUMENT)"),
+        "{shown}"
+    );
+    assert!(shown.contains("point: latitude 2147483647"), "{shown}");
+}

@@ -1,0 +1,94 @@
+//! What the integration tests share: a real RouteGuide server started through the library on an
+//! ephemeral port of 127.0.0.1, the standard database, and the standard database read
+//! independently of the store (so that expectations do not share the store's mistakes).
+
+#![allow(dead_code)] // each test binary uses its own part of this
+
+pub mod process;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use routeguide::chat::ChatScope;
+use routeguide::client::RouteGuideClient;
+use routeguide::server::{RouteGuideServer, ServerConfig};
+use routeguide::store::FeatureStore;
+
+/// A server running for the length of a test; it stops when dropped.
+pub struct TestServer {
+    server: Option<RouteGuideServer>,
+    pub addr: String,
+}
+
+impl TestServer {
+    /// The standard 100 features, RouteChat in the default (per-call) scope.
+    pub fn start() -> Self {
+        TestServer::start_with(ServerConfig::default(), standard_store())
+    }
+
+    /// The standard features with RouteChat shared between calls.
+    pub fn start_shared_chat(history: usize) -> Self {
+        let config = ServerConfig {
+            chat_scope: ChatScope::Shared,
+            chat_history: history,
+            ..ServerConfig::default()
+        };
+        TestServer::start_with(config, standard_store())
+    }
+
+    /// `config` with its address replaced by 127.0.0.1:0, serving `store`.
+    pub fn start_with(config: ServerConfig, store: Arc<FeatureStore>) -> Self {
+        let config = ServerConfig {
+            addr: "127.0.0.1:0".to_string(),
+            threads: config.threads.min(2),
+            ..config
+        };
+        let server = RouteGuideServer::start(&config, store).expect("the test server starts");
+        let addr = format!("127.0.0.1:{}", server.port());
+        TestServer {
+            server: Some(server),
+            addr,
+        }
+    }
+
+    pub fn client(&self) -> RouteGuideClient {
+        RouteGuideClient::connect(&self.addr)
+    }
+
+    /// Stops the server, giving calls in flight `grace` to finish.
+    pub fn shutdown(mut self, grace: Duration) -> bool {
+        self.server.take().expect("running").shutdown(grace)
+    }
+}
+
+pub fn standard_db_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/route_guide_db.json")
+}
+
+pub fn standard_store() -> Arc<FeatureStore> {
+    Arc::new(FeatureStore::load(&standard_db_path()).expect("the standard database loads"))
+}
+
+/// One entry of the standard database, read straight from the JSON file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    pub name: String,
+    pub latitude: i32,
+    pub longitude: i32,
+}
+
+/// The standard database as plain entries, in file order.
+pub fn standard_entries() -> Vec<Entry> {
+    let text = std::fs::read_to_string(standard_db_path()).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    json.as_array()
+        .unwrap()
+        .iter()
+        .map(|e| Entry {
+            name: e["name"].as_str().unwrap().to_string(),
+            latitude: e["location"]["latitude"].as_i64().unwrap() as i32,
+            longitude: e["location"]["longitude"].as_i64().unwrap() as i32,
+        })
+        .collect()
+}

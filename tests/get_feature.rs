@@ -1,0 +1,91 @@
+//! GetFeature against a real server: known and unknown points, both calling styles, and bad input.
+
+mod common;
+
+use common::{TestServer, standard_entries};
+use grpcio::RpcStatusCode;
+use routeguide::proto;
+
+#[test]
+fn a_known_point_returns_its_feature() {
+    let server = TestServer::start();
+    let feature = server
+        .client()
+        .get_feature(proto::point(409_146_138, -746_188_906))
+        .unwrap();
+    assert_eq!(
+        feature.get_name(),
+        "Berkshire Valley Management Area Trail, Jefferson, NJ, USA"
+    );
+    assert_eq!(
+        feature.get_location(),
+        &proto::point(409_146_138, -746_188_906)
+    );
+}
+
+#[test]
+fn every_named_entry_is_found_in_both_styles() {
+    let server = TestServer::start();
+    let client = server.client();
+    for entry in standard_entries().iter().filter(|e| !e.name.is_empty()) {
+        let at = proto::point(entry.latitude, entry.longitude);
+        let sync = client.get_feature(at.clone()).unwrap();
+        let future = client.get_feature_future(at).wait().unwrap();
+        assert_eq!(sync.get_name(), entry.name);
+        assert_eq!(sync, future);
+    }
+}
+
+#[test]
+fn an_unknown_point_keeps_its_location() {
+    let server = TestServer::start();
+    let feature = server.client().get_feature(proto::point(1, -2)).unwrap();
+    assert_eq!(feature.get_name(), "");
+    assert!(feature.has_location(), "the location is set, not left out");
+    assert_eq!(feature.get_location(), &proto::point(1, -2));
+}
+
+#[test]
+fn the_origin_is_an_unknown_point_with_its_location_set() {
+    let server = TestServer::start();
+    let feature = server.client().get_feature(proto::point(0, 0)).unwrap();
+    assert_eq!(feature.get_name(), "");
+    assert!(feature.has_location());
+}
+
+#[test]
+fn coordinate_limits_are_inclusive() {
+    let server = TestServer::start();
+    let client = server.client();
+    for (lat, lon) in [(900_000_000, 1_800_000_000), (-900_000_000, -1_800_000_000)] {
+        let feature = client.get_feature(proto::point(lat, lon)).unwrap();
+        assert_eq!(feature.get_location(), &proto::point(lat, lon));
+    }
+}
+
+#[test]
+fn out_of_range_coordinates_are_invalid_arguments_naming_the_field() {
+    let server = TestServer::start();
+    let client = server.client();
+    let bad_latitude = client
+        .get_feature(proto::point(900_000_001, 0))
+        .unwrap_err();
+    assert_eq!(bad_latitude.code(), RpcStatusCode::INVALID_ARGUMENT);
+    assert!(
+        bad_latitude.message().contains("latitude 900000001"),
+        "{bad_latitude}"
+    );
+
+    let bad_longitude = client
+        .get_feature_future(proto::point(0, -1_800_000_001))
+        .wait()
+        .unwrap_err();
+    assert_eq!(bad_longitude.code(), RpcStatusCode::INVALID_ARGUMENT);
+    assert!(
+        bad_longitude.message().contains("longitude -1800000001"),
+        "{bad_longitude}"
+    );
+
+    // The server goes on answering.
+    assert!(client.get_feature(proto::point(0, 0)).is_ok());
+}

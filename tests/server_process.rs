@@ -1,0 +1,178 @@
+//! The server as a process and as a thread pool: flags, database errors, graceful shutdown on a
+//! real SIGTERM, and handlers that never hold up the completion-queue thread.
+
+mod common;
+
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use common::TestServer;
+use common::process::ServerProcess;
+use routeguide::client::RouteGuideClient;
+use routeguide::proto::{self, Point};
+use routeguide::server::ServerConfig;
+
+#[test]
+fn sigterm_stops_an_idle_server_with_exit_code_0() {
+    let mut server = ServerProcess::start(&[]);
+    let client = RouteGuideClient::connect(&server.addr);
+    assert!(
+        client
+            .get_feature(proto::point(409_146_138, -746_188_906))
+            .is_ok()
+    );
+    server.terminate();
+    let status = server.wait_for_exit(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        !server
+            .remaining_log()
+            .iter()
+            .any(|l| l.contains("panicked"))
+    );
+}
+
+#[test]
+fn a_call_in_flight_at_sigterm_completes_within_the_grace_period() {
+    let mut server = ServerProcess::start(&["--grace", "10"]);
+    let client = RouteGuideClient::connect(&server.addr);
+    let (points_tx, points_rx) = mpsc::channel::<Point>();
+    let pending = client.record_route_future(points_rx.into_iter());
+    points_tx.send(proto::point(1000, 1000)).unwrap();
+    // Make sure the call has reached the server before the signal.
+    assert!(client.get_feature(proto::point(0, 0)).is_ok());
+    server.terminate();
+    server.wait_for_log("shutting down");
+    points_tx.send(proto::point(2000, 2000)).unwrap();
+    drop(points_tx);
+    let summary = pending.wait().expect("the call in flight finishes");
+    assert_eq!(summary.get_point_count(), 2);
+    assert_eq!(
+        server.wait_for_exit(Duration::from_secs(10)).code(),
+        Some(0)
+    );
+}
+
+#[test]
+fn calls_still_running_after_the_grace_period_are_cancelled() {
+    let mut server = ServerProcess::start(&["--grace", "0.5"]);
+    let client = RouteGuideClient::connect(&server.addr);
+    let (points_tx, points_rx) = mpsc::channel::<Point>();
+    let pending = client.record_route_future(points_rx.into_iter());
+    points_tx.send(proto::point(1000, 1000)).unwrap();
+    assert!(client.get_feature(proto::point(0, 0)).is_ok());
+    server.terminate();
+    assert_eq!(
+        server.wait_for_exit(Duration::from_secs(10)).code(),
+        Some(0)
+    );
+    assert!(pending.wait().is_err(), "the unfinished route was cut off");
+    drop(points_tx);
+}
+
+#[test]
+fn a_missing_database_stops_the_server_naming_the_file() {
+    let output = Command::new(env!("CARGO_BIN_EXE_route_guide_server"))
+        .args(["--addr", "127.0.0.1:0", "--db", "no/such/file.json"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no/such/file.json"), "{stderr}");
+}
+
+#[test]
+fn a_malformed_database_names_the_file_and_the_line() {
+    let dir = std::env::temp_dir().join(format!("routeguide-db-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cases = [
+        (
+            "broken.json",
+            "[\n{\"location\": {\"latitude\": 1, \"longitude\": 2}, \"name\": \"a\"},\n{oops}\n]",
+            "line 3",
+        ),
+        (
+            "far.json",
+            r#"[{"location": {"latitude": 1, "longitude": 2}, "name": "a"},
+                {"location": {"latitude": 950000000, "longitude": 2}, "name": "b"}]"#,
+            "entry 1: latitude 950000000",
+        ),
+    ];
+    for (name, text, problem) in cases {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        let output = Command::new(env!("CARGO_BIN_EXE_route_guide_server"))
+            .args(["--addr", "127.0.0.1:0", "--db"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(name), "{stderr}");
+        assert!(stderr.contains(problem), "{stderr}");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn help_explains_every_flag() {
+    let output = Command::new(env!("CARGO_BIN_EXE_route_guide_server"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&output.stdout);
+    for flag in [
+        "--addr",
+        "--db",
+        "--threads",
+        "--chat-scope",
+        "--chat-history",
+        "--grace",
+    ] {
+        assert!(help.contains(flag), "{flag} missing from:\n{help}");
+    }
+}
+
+#[test]
+fn a_slow_route_on_one_thread_does_not_delay_other_calls() {
+    let config = ServerConfig {
+        threads: 1,
+        ..ServerConfig::default()
+    };
+    let server = TestServer::start_with(config, common::standard_store());
+    let client = server.client();
+    let route_done = Arc::new(AtomicBool::new(false));
+    let (first_sent_tx, first_sent_rx) = mpsc::channel();
+    // One point a second, like a traveller, on the server's only completion-queue thread.
+    let slow_route = (0..3).map(move |i| {
+        if i == 1 {
+            let _ = first_sent_tx.send(());
+        }
+        if i > 0 {
+            thread::sleep(Duration::from_secs(1));
+        }
+        proto::point(i, i)
+    });
+    let pending = {
+        let done = Arc::clone(&route_done);
+        let route = client.record_route_future(slow_route);
+        thread::spawn(move || {
+            let summary = route.wait();
+            done.store(true, Ordering::SeqCst);
+            summary
+        })
+    };
+    first_sent_rx.recv().unwrap();
+    for _ in 0..5 {
+        assert!(client.get_feature(proto::point(0, 0)).is_ok());
+    }
+    assert!(
+        !route_done.load(Ordering::SeqCst),
+        "GetFeature was answered while the route was still open"
+    );
+    assert_eq!(pending.join().unwrap().unwrap().get_point_count(), 3);
+}
