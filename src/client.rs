@@ -94,7 +94,7 @@ impl RouteGuideClient {
     pub fn get_feature_future(&self, point: Point) -> Pending<Feature> {
         let failed = self.failure("GetFeature");
         match self.stub.get_feature_async_opt(&point, self.call_option()) {
-            Ok(answer) => Pending::new(answer.map_err(move |e| failed.of(e))),
+            Ok(answer) => self.pending(answer.map_err(move |e| failed.of(e))),
             Err(e) => Pending::failed(failed.of(e)),
         }
     }
@@ -109,14 +109,11 @@ impl RouteGuideClient {
     }
 
     /// ListFeatures, future: the features inside `rectangle` as a stream.
-    pub fn list_features_stream(
-        &self,
-        rectangle: Rectangle,
-    ) -> BoxStream<'static, Result<Feature, CallError>> {
+    pub fn list_features_stream(&self, rectangle: Rectangle) -> ReplyStream<Feature> {
         let failed = self.failure("ListFeatures");
         match self.stub.list_features_opt(&rectangle, self.call_option()) {
-            Ok(features) => features.map_err(move |e| failed.of(e)).boxed(),
-            Err(e) => futures::stream::once(async move { Err(failed.of(e)) }).boxed(),
+            Ok(features) => self.replies(features.map_err(move |e| failed.of(e))),
+            Err(e) => ReplyStream::failed(failed.of(e)),
         }
     }
 
@@ -138,28 +135,31 @@ impl RouteGuideClient {
     }
 
     /// RecordRoute, future: starts the call and returns at once. The points are taken from the
-    /// iterator on a thread of their own, so an iterator that sleeps blocks nobody.
+    /// iterator on a thread of their own, so an iterator that sleeps blocks nobody, and the answer
+    /// comes as soon as the call ends, even while that thread still waits for the iterator.
     pub fn record_route_future<I>(&self, points: I) -> Pending<RouteSummary>
     where
         I: IntoIterator<Item = Point>,
         I::IntoIter: Send + 'static,
     {
-        let client = self.clone();
+        let failed = self.failure("RecordRoute");
+        let (mut sink, summary) = match self.stub.record_route_opt(self.call_option()) {
+            Ok(call) => call,
+            Err(e) => return Pending::failed(failed.of(e)),
+        };
         let points = points.into_iter();
-        let (tx, rx) = futures::channel::oneshot::channel();
-        let started = thread::Builder::new()
+        let sending = thread::Builder::new()
             .name("routeguide-record-route".into())
             .spawn(move || {
-                let _ = tx.send(client.record_route(points));
+                if block_on(send_each(&mut sink, points)).is_err() {
+                    // The server's status, through `summary`, says why; make sure it comes.
+                    sink.cancel();
+                }
             });
-        let failed = self.failure("RecordRoute");
-        if let Err(e) = started {
+        if let Err(e) = sending {
             return Pending::failed(failed.local(format!("cannot start a sending thread: {e}")));
         }
-        Pending::new(async move {
-            rx.await
-                .unwrap_or_else(|_| Err(failed.local("the sending thread panicked".into())))
-        })
+        self.pending(summary.map_err(move |e| failed.of(e)))
     }
 
     /// RecordRoute from a stream of points: the points are sent as the stream yields them, in
@@ -173,7 +173,7 @@ impl RouteGuideClient {
             Ok(call) => call,
             Err(e) => return Pending::failed(failed.of(e)),
         };
-        Pending::new(async move {
+        self.pending(async move {
             sink.enhance_batch(true);
             let mut points = Box::pin(points.map(|p| Ok((p, WriteFlags::default()))));
             let sent = match sink.send_all(&mut points).await {
@@ -195,36 +195,35 @@ impl RouteGuideClient {
         I::IntoIter: Send + 'static,
     {
         let failed = self.failure("RouteChat");
-        let replies: BoxStream<'static, Result<RouteNote, CallError>> =
-            match self.stub.route_chat_opt(self.call_option()) {
-                Ok((mut sink, replies)) => {
-                    let notes = notes.into_iter();
-                    // Errors while sending also end the call, and surface through `replies`.
-                    let sending = thread::Builder::new()
-                        .name("routeguide-route-chat".into())
-                        .spawn(move || block_on(send_each(&mut sink, notes)));
-                    match sending {
-                        Ok(_) => replies.map_err(move |e| failed.of(e)).boxed(),
-                        Err(e) => error_stream(
-                            failed.local(format!("cannot start a sending thread: {e}")),
-                        ),
-                    }
+        let replies = match self.stub.route_chat_opt(self.call_option()) {
+            Ok((mut sink, replies)) => {
+                let notes = notes.into_iter();
+                // Errors while sending also end the call, and surface through `replies`.
+                let sending = thread::Builder::new()
+                    .name("routeguide-route-chat".into())
+                    .spawn(move || block_on(send_each(&mut sink, notes)));
+                match sending {
+                    Ok(_) => self.replies(replies.map_err(move |e| failed.of(e))),
+                    Err(e) => ReplyStream::failed(
+                        failed.local(format!("cannot start a sending thread: {e}")),
+                    ),
                 }
-                Err(e) => error_stream(failed.of(e)),
-            };
+            }
+            Err(e) => ReplyStream::failed(failed.of(e)),
+        };
         block_on_stream(replies)
     }
 
     /// RouteChat, future: sends the notes of `notes` as it yields them and returns the replies as
     /// a stream; both directions run at the same time.
-    pub fn route_chat_stream<S>(&self, notes: S) -> BoxStream<'static, Result<RouteNote, CallError>>
+    pub fn route_chat_stream<S>(&self, notes: S) -> ReplyStream<RouteNote>
     where
         S: Stream<Item = RouteNote> + Send + 'static,
     {
         let failed = self.failure("RouteChat");
         let (mut sink, replies) = match self.stub.route_chat_opt(self.call_option()) {
             Ok(call) => call,
-            Err(e) => return error_stream(failed.of(e)),
+            Err(e) => return ReplyStream::failed(failed.of(e)),
         };
         self.stub.spawn(async move {
             let mut notes = Box::pin(notes.map(|n| Ok((n, WriteFlags::default()))));
@@ -233,7 +232,30 @@ impl RouteGuideClient {
                 let _ = sink.close().await;
             }
         });
-        replies.map_err(move |e| failed.of(e)).boxed()
+        self.replies(replies.map_err(move |e| failed.of(e)))
+    }
+
+    /// An answer to come. It holds on to the channel: grpcio cancels every call of a channel when
+    /// the channel's last handle is dropped, and the caller may well drop the client first.
+    fn pending<T>(
+        &self,
+        answer: impl Future<Output = Result<T, CallError>> + Send + 'static,
+    ) -> Pending<T> {
+        Pending {
+            answer: Box::pin(answer),
+            _channel: Some(self.stub.clone()),
+        }
+    }
+
+    /// Replies to come, holding on to the channel for the same reason as [`Self::pending`].
+    fn replies<T>(
+        &self,
+        replies: impl Stream<Item = Result<T, CallError>> + Send + 'static,
+    ) -> ReplyStream<T> {
+        ReplyStream {
+            replies: replies.boxed(),
+            _channel: Some(self.stub.clone()),
+        }
     }
 
     fn call_option(&self) -> CallOption {
@@ -280,10 +302,6 @@ async fn finish<T>(
     }
 }
 
-fn error_stream<T: Send + 'static>(error: CallError) -> BoxStream<'static, Result<T, CallError>> {
-    futures::stream::once(async move { Err(error) }).boxed()
-}
-
 /// What a client needs to turn a grpcio error into a [`CallError`] for one method.
 struct Failure {
     method: &'static str,
@@ -312,25 +330,47 @@ impl Failure {
 #[must_use = "the answer is lost unless awaited or waited for"]
 pub struct Pending<T> {
     answer: BoxFuture<'static, Result<T, CallError>>,
+    _channel: Option<Stub>,
 }
 
 impl<T> Pending<T> {
-    fn new(answer: impl Future<Output = Result<T, CallError>> + Send + 'static) -> Self {
-        Pending {
-            answer: Box::pin(answer),
-        }
-    }
-
     fn failed(error: CallError) -> Self
     where
         T: Send + 'static,
     {
-        Pending::new(async move { Err(error) })
+        Pending {
+            answer: Box::pin(async move { Err(error) }),
+            _channel: None,
+        }
     }
 
     /// Blocks until the answer is here: the tutorial's `future.result()`.
     pub fn wait(self) -> Result<T, CallError> {
         block_on(self)
+    }
+}
+
+/// The replies of a streaming call, as they arrive; an error ends the stream.
+#[must_use = "the call is cancelled when its replies are dropped"]
+pub struct ReplyStream<T> {
+    replies: BoxStream<'static, Result<T, CallError>>,
+    _channel: Option<Stub>,
+}
+
+impl<T: Send + 'static> ReplyStream<T> {
+    fn failed(error: CallError) -> Self {
+        ReplyStream {
+            replies: futures::stream::once(async move { Err(error) }).boxed(),
+            _channel: None,
+        }
+    }
+}
+
+impl<T> Stream for ReplyStream<T> {
+    type Item = Result<T, CallError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.replies.poll_next_unpin(cx)
     }
 }
 

@@ -89,7 +89,7 @@ fn the_future_style_returns_before_the_route_is_produced() {
     let server = TestServer::start();
     let (points_tx, points_rx) = mpsc::channel::<Point>();
     // The route exists only as the test produces it, point by point.
-    let pending = server.client().record_route_future(points_rx.into_iter());
+    let pending = server.client().record_route_future(points_rx);
     for point in reference_route() {
         points_tx.send(point).unwrap();
     }

@@ -41,7 +41,7 @@ fn a_call_in_flight_at_sigterm_completes_within_the_grace_period() {
     let mut server = ServerProcess::start(&["--grace", "10"]);
     let client = RouteGuideClient::connect(&server.addr);
     let (points_tx, points_rx) = mpsc::channel::<Point>();
-    let pending = client.record_route_future(points_rx.into_iter());
+    let pending = client.record_route_future(points_rx);
     points_tx.send(proto::point(1000, 1000)).unwrap();
     // Make sure the call has reached the server before the signal.
     assert!(client.get_feature(proto::point(0, 0)).is_ok());
@@ -62,7 +62,7 @@ fn calls_still_running_after_the_grace_period_are_cancelled() {
     let mut server = ServerProcess::start(&["--grace", "0.5"]);
     let client = RouteGuideClient::connect(&server.addr);
     let (points_tx, points_rx) = mpsc::channel::<Point>();
-    let pending = client.record_route_future(points_rx.into_iter());
+    let pending = client.record_route_future(points_rx);
     points_tx.send(proto::point(1000, 1000)).unwrap();
     assert!(client.get_feature(proto::point(0, 0)).is_ok());
     server.terminate();

@@ -1,0 +1,834 @@
+"""Interop checks between the Rust RouteGuide binaries and grpcio for Python.
+
+This module owns the interop suite and its report. It runs two halves:
+
+a. Python client vs Rust server: starts `<target-dir>/route_guide_server` on an ephemeral port and
+   calls each of the four RPCs through grpcio's Python stub, in both of Python's calling styles
+   (blocking calls, and `.future()` calls), checking every answer against the server's contract
+   and the feature database.
+b. Rust client vs Python server: serves RouteGuide in this process (route_guide_server.py), runs
+   `<target-dir>/route_guide_client --json --pace 0` (the tutorial's tour in `--style sync` and
+   `--style future`, plus its subcommands) and checks each JSON line it prints against what the
+   Python server holds and answered.
+
+Stubs are generated from the proto at run time (see stubs.py). Every check prints `PASS name` or
+`FAIL name: reason`; an exception inside a check fails that check only. The last line is
+`N passed, M failed`, and the exit code is 0 only when nothing failed (2 when the suite could not
+start at all, e.g. the Rust binaries are missing). Every process started here is stopped, also
+when checks fail or the run is interrupted.
+
+`--python-server-only` is a self-test of the suite itself: it runs half (a) against the in-process
+Python server instead of the Rust binary, and skips half (b), so it needs no Rust build.
+"""
+
+import argparse
+import json
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from concurrent import futures
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.normpath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, HERE)
+
+import grpc  # noqa: E402  (after the path set-up, like the two local modules)
+
+import stubs  # noqa: E402
+from route_guide_server import (  # noqa: E402
+    MAX_LATITUDE_E7,
+    MAX_LONGITUDE_E7,
+    FeatureDb,
+    RouteGuideServicer,
+    route_length_m,
+    serve,
+)
+
+SERVER_BINARY = "route_guide_server"
+CLIENT_BINARY = "route_guide_client"
+
+# Deadline of every RPC the suite makes, in seconds, and of every client process it runs.
+RPC_TIMEOUT = 10
+CLIENT_TIMEOUT = 90
+SERVER_START_TIMEOUT = 60
+SERVER_STOP_TIMEOUT = 15
+
+# The tutorial's fixed inputs.
+KNOWN_POINT = (409146138, -746188906)
+KNOWN_NAME = "Berkshire Valley Management Area Trail, Jefferson, NJ, USA"
+TUTORIAL_LO = (400000000, -750000000)
+TUTORIAL_HI = (420000000, -730000000)
+TUTORIAL_NOTES = [
+    ("First message", (0, 0)),
+    ("Second message", (0, 1)),
+    ("Third message", (1, 0)),
+    ("Fourth message", (0, 0)),
+    ("Fifth message", (1, 0)),
+]
+TUTORIAL_REPLIES = ["First message", "Third message"]
+TOUR_ROUTE_LENGTH = 10
+
+# A route off the database whose length is a fixed reference value.
+REFERENCE_ROUTE = [(1000, 1000), (2000, 2000), (3000, 3000), (4000, 4000)]
+REFERENCE_DISTANCE = 47
+
+
+# --- Checks and the report --------------------------------------------------------------------
+
+
+class CheckFailed(Exception):
+    """A check found something other than what it expected; the message says what."""
+
+
+def expect(condition, message):
+    if not condition:
+        raise CheckFailed(message)
+
+
+def expect_equal(actual, expected, what):
+    if actual != expected:
+        raise CheckFailed(f"{what}: expected {expected!r}, got {actual!r}")
+
+
+def expect_same_sequence(actual, expected, what):
+    """Compares two lists, reporting the first difference rather than both lists whole."""
+    for index, (got, wanted) in enumerate(zip(actual, expected)):
+        if got != wanted:
+            raise CheckFailed(f"{what}: item #{index + 1} should be {wanted!r}, got {got!r}")
+    if len(actual) != len(expected):
+        raise CheckFailed(f"{what}: expected {len(expected)} items, got {len(actual)}")
+
+
+def expect_status(call, code, what):
+    """Runs `call` and expects it to fail with the gRPC status `code`."""
+    try:
+        call()
+    except grpc.RpcError as error:
+        got = error.code() if hasattr(error, "code") else None
+        expect(got == code, f"{what}: expected status {code.name}, got {getattr(got, 'name', got)}")
+        return
+    raise CheckFailed(f"{what}: expected status {code.name}, but the call succeeded")
+
+
+def expect_distance(actual, points, what):
+    """Checks a route length in whole metres against the float sum over `points`, truncated once.
+
+    Where that sum lies within a micrometre of a whole number, another implementation's last-bit
+    rounding may truncate to either side of it, so both are accepted there.
+    """
+    exact = route_length_m(points)
+    allowed = {int(exact)}
+    nearest = round(exact)
+    if abs(exact - nearest) < 1e-6:
+        allowed |= {nearest - 1, nearest}
+    expect(actual in allowed, f"{what}: expected {int(exact)} (sum {exact:.6f} m truncated), got {actual!r}")
+
+
+def describe(error):
+    """One line saying why a check failed."""
+    if isinstance(error, CheckFailed):
+        text = str(error)
+    elif isinstance(error, grpc.RpcError) and hasattr(error, "code"):
+        text = f"RPC failed with {error.code().name}: {error.details()}"
+    else:
+        text = f"{type(error).__name__}: {error}"
+    text = " ".join(text.split())
+    return text if len(text) <= 400 else text[:397] + "..."
+
+
+class Report:
+    """Runs named checks, prints one line for each, and counts them."""
+
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+
+    def check(self, name, function, *args):
+        """Runs `function(*args)`; returns True when it raised nothing."""
+        try:
+            function(*args)
+        except Exception as error:  # noqa: BLE001 - any failure of a check is that check's failure
+            self.fail(name, describe(error))
+            return False
+        self.passed += 1
+        print(f"PASS {name}", flush=True)
+        return True
+
+    def fail(self, name, reason):
+        self.failed += 1
+        print(f"FAIL {name}: {reason}", flush=True)
+
+    def closing_line(self):
+        return f"{self.passed} passed, {self.failed} failed"
+
+
+# --- The two Python calling styles -------------------------------------------------------------
+
+
+class BlockingStyle:
+    """Each call blocks until its answer: `stub.Method(request, timeout=...)`."""
+
+    name = "blocking"
+
+    def unary(self, method, request):
+        return method(request, timeout=RPC_TIMEOUT)
+
+    def client_streaming(self, method, requests):
+        return method(requests, timeout=RPC_TIMEOUT)
+
+    def server_streaming(self, method, request, on_reply=None):
+        return _drain(method(request, timeout=RPC_TIMEOUT), on_reply)
+
+    def bidi_streaming(self, method, requests, on_reply=None):
+        return _drain(method(requests, timeout=RPC_TIMEOUT), on_reply)
+
+
+class FutureStyle:
+    """Each call starts at once and its answer is collected later.
+
+    grpcio offers `.future()` for the methods with one response (GetFeature, RecordRoute). The
+    methods that answer with a stream have no `.future()`; for them this style starts the call and
+    collects its stream on another thread as a `concurrent.futures.Future`, whose result is awaited.
+    """
+
+    name = "future"
+
+    def __init__(self, executor):
+        self._executor = executor
+
+    def unary(self, method, request):
+        return method.future(request, timeout=RPC_TIMEOUT).result()
+
+    def client_streaming(self, method, requests):
+        return method.future(requests, timeout=RPC_TIMEOUT).result()
+
+    def server_streaming(self, method, request, on_reply=None):
+        return self._collect(method(request, timeout=RPC_TIMEOUT), on_reply)
+
+    def bidi_streaming(self, method, requests, on_reply=None):
+        return self._collect(method(requests, timeout=RPC_TIMEOUT), on_reply)
+
+    def _collect(self, call, on_reply):
+        pending = self._executor.submit(_drain, call, on_reply)
+        try:
+            return pending.result(timeout=RPC_TIMEOUT + 5)
+        except futures.TimeoutError:
+            call.cancel()
+            raise CheckFailed("the response stream did not end before its deadline") from None
+
+
+def _drain(responses, on_reply=None):
+    """Every response of a stream, as a list, handing each to `on_reply` as it arrives."""
+    collected = []
+    for response in responses:
+        if on_reply is not None:
+            on_reply(response)
+        collected.append(response)
+    return collected
+
+
+# --- Half (a): a Python client against a server ------------------------------------------------
+
+
+def point_tuple(point):
+    return (point.latitude, point.longitude)
+
+
+class ClientSideChecks:
+    """The checks a Python client makes of a RouteGuide server, in one calling style."""
+
+    def __init__(self, stub, pb, db, style):
+        self.stub = stub
+        self.pb = pb
+        self.db = db
+        self.style = style
+
+    # Message builders.
+
+    def point(self, lat, lon):
+        return self.pb.Point(latitude=lat, longitude=lon)
+
+    def rectangle(self, lo, hi):
+        return self.pb.Rectangle(lo=self.point(*lo), hi=self.point(*hi))
+
+    def note(self, message, location):
+        return self.pb.RouteNote(location=self.point(*location), message=message)
+
+    def features_as_tuples(self, features):
+        return [(f.location.latitude, f.location.longitude, f.name) for f in features]
+
+    def record(self, points, pause_before_end=0.0):
+        def route():
+            for lat, lon in points:
+                yield self.point(lat, lon)
+            if pause_before_end:
+                time.sleep(pause_before_end)
+
+        return self.style.client_streaming(self.stub.RecordRoute, route())
+
+    # The checks, as (name, method) pairs.
+
+    def all_checks(self):
+        return [
+            ("GetFeature known point", self.get_feature_known),
+            ("GetFeature unknown point keeps the location", self.get_feature_unknown),
+            ("GetFeature at the coordinate limits is valid", self.get_feature_limits),
+            ("ListFeatures tutorial rectangle gives the whole DB in file order", self.list_tutorial),
+            ("ListFeatures swapped corners give the same features", self.list_swapped),
+            ("ListFeatures includes features on the edges", self.list_edges),
+            ("RecordRoute 47-metre reference route", self.record_reference),
+            ("RecordRoute empty stream gives zeros", self.record_empty),
+            ("RecordRoute over DB points counts features", self.record_db_points),
+            ("RecordRoute elapsed_time counts whole seconds", self.record_elapsed),
+            ("RouteChat tutorial notes give First then Third", self.chat_tutorial),
+            ("RouteChat replies while the request stream is open", self.chat_reply_before_close),
+            ("INVALID_ARGUMENT for a latitude out of range", self.invalid_latitude),
+            ("INVALID_ARGUMENT for a longitude out of range", self.invalid_longitude),
+            ("INVALID_ARGUMENT for a rectangle missing hi", self.invalid_rectangle),
+            ("INVALID_ARGUMENT for a route point out of range", self.invalid_route_point),
+            ("INVALID_ARGUMENT for a note without location", self.invalid_note),
+        ]
+
+    def get_feature_known(self):
+        feature = self.style.unary(self.stub.GetFeature, self.point(*KNOWN_POINT))
+        expect_equal(feature.name, KNOWN_NAME, "name")
+        expect(feature.HasField("location"), "the feature has no location")
+        expect_equal(point_tuple(feature.location), KNOWN_POINT, "location")
+
+    def get_feature_unknown(self):
+        for where in [(0, 0), (123456789, -123456789)]:
+            expect(not self.db.has_location(*where), f"test set-up: {where} is in the database")
+            feature = self.style.unary(self.stub.GetFeature, self.point(*where))
+            expect_equal(feature.name, "", f"name at {where}")
+            expect(feature.HasField("location"), f"the feature at {where} has no location set")
+            expect_equal(point_tuple(feature.location), where, "location")
+
+    def get_feature_limits(self):
+        for where in [(MAX_LATITUDE_E7, MAX_LONGITUDE_E7), (-MAX_LATITUDE_E7, -MAX_LONGITUDE_E7)]:
+            feature = self.style.unary(self.stub.GetFeature, self.point(*where))
+            expect_equal((feature.name, point_tuple(feature.location)), ("", where), f"feature at {where}")
+
+    def list_tutorial(self):
+        features = self.style.server_streaming(
+            self.stub.ListFeatures, self.rectangle(TUTORIAL_LO, TUTORIAL_HI)
+        )
+        expect_equal(len(self.db.features), 100, "test set-up: features in the database")
+        expect_same_sequence(self.features_as_tuples(features), self.db.features, "ListFeatures")
+
+    def list_swapped(self):
+        (lo_lat, lo_lon), (hi_lat, hi_lon) = TUTORIAL_LO, TUTORIAL_HI
+        for lo, hi in [
+            ((hi_lat, hi_lon), (lo_lat, lo_lon)),
+            ((lo_lat, hi_lon), (hi_lat, lo_lon)),
+            ((hi_lat, lo_lon), (lo_lat, hi_lon)),
+        ]:
+            features = self.style.server_streaming(self.stub.ListFeatures, self.rectangle(lo, hi))
+            expect_same_sequence(self.features_as_tuples(features), self.db.features, f"lo={lo} hi={hi}")
+
+    def list_edges(self):
+        # A rectangle whose corners are two features, and one shrunk to a single feature's point.
+        a, b = self.db.features[0][:2], self.db.features[1][:2]
+        for lo, hi in [(a, b), (a, a)]:
+            expected = self.db.inside(lo, hi)
+            expect(self.db.features[0] in expected, "test set-up: the corner feature is not inside")
+            features = self.style.server_streaming(self.stub.ListFeatures, self.rectangle(lo, hi))
+            expect_same_sequence(self.features_as_tuples(features), expected, f"lo={lo} hi={hi}")
+
+    def record_reference(self):
+        summary = self.record(REFERENCE_ROUTE)
+        expect_equal(
+            (summary.point_count, summary.feature_count, summary.distance),
+            (len(REFERENCE_ROUTE), 0, REFERENCE_DISTANCE),
+            "(point_count, feature_count, distance)",
+        )
+        expect(0 <= summary.elapsed_time <= 2, f"elapsed_time {summary.elapsed_time} for an instant route")
+
+    def record_empty(self):
+        summary = self.record([])
+        expect_equal(
+            (summary.point_count, summary.feature_count, summary.distance, summary.elapsed_time),
+            (0, 0, 0, 0),
+            "(point_count, feature_count, distance, elapsed_time)",
+        )
+
+    def record_db_points(self):
+        # Named and unnamed features, two points off the database, and one feature visited twice.
+        unnamed = next(f for f in self.db.features if not f[2])[:2]
+        named = [f[:2] for f in self.db.features if f[2]][:4]
+        off_db = [(400000000, -745000000), (0, 0)]
+        route = [named[0], named[1], unnamed, off_db[0], named[2], named[0], off_db[1], named[3]]
+        expected_features = sum(1 for p in route if self.db.has_location(*p))
+        expect_equal(expected_features, 6, "test set-up: database points on the route")
+        summary = self.record(route)
+        expect_equal(summary.point_count, len(route), "point_count")
+        expect_equal(summary.feature_count, expected_features, "feature_count")
+        expect_distance(summary.distance, route, "distance")
+
+    def record_elapsed(self):
+        # The route ends 1.3 s after the call starts: 1 whole second.
+        summary = self.record(REFERENCE_ROUTE, pause_before_end=1.3)
+        expect_equal(summary.elapsed_time, 1, "elapsed_time")
+        expect_equal(summary.distance, REFERENCE_DISTANCE, "distance")
+
+    def chat_tutorial(self):
+        notes = [self.note(message, where) for message, where in TUTORIAL_NOTES]
+        replies = self.style.bidi_streaming(self.stub.RouteChat, iter(notes))
+        expect_equal([r.message for r in replies], TUTORIAL_REPLIES, "replies")
+        sent_at = {message: where for message, where in TUTORIAL_NOTES}
+        for reply in replies:
+            expect(reply.HasField("location"), f"reply {reply.message!r} has no location")
+            expect_equal(point_tuple(reply.location), sent_at[reply.message], f"location of {reply.message!r}")
+
+    def chat_reply_before_close(self):
+        # The second note earns a reply at once. The request stream waits for that reply before
+        # sending its third note, so a server that held replies until the stream closes would never
+        # send it: the wait is bounded and then the stream closes, so the check fails, not hangs.
+        where = (123456789, 98765432)
+        arrived = queue.Queue()
+        early = []
+
+        def notes():
+            yield self.note("alpha", where)
+            yield self.note("beta", where)
+            try:
+                early.append(arrived.get(timeout=5).message)
+            except queue.Empty:
+                return
+            yield self.note("gamma", where)
+
+        replies = self.style.bidi_streaming(self.stub.RouteChat, notes(), on_reply=arrived.put)
+        expect(early, "no reply within 5 s to the second note while the request stream was open")
+        expect_equal(early[0], "alpha", "first reply")
+        expect_equal([r.message for r in replies], ["alpha", "alpha", "beta"], "all replies")
+
+    def invalid_latitude(self):
+        for lat in [MAX_LATITUDE_E7 + 1, -MAX_LATITUDE_E7 - 1]:
+            expect_status(
+                lambda: self.style.unary(self.stub.GetFeature, self.point(lat, 0)),
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"GetFeature at latitude {lat}",
+            )
+
+    def invalid_longitude(self):
+        for lon in [MAX_LONGITUDE_E7 + 1, -MAX_LONGITUDE_E7 - 1]:
+            expect_status(
+                lambda: self.style.unary(self.stub.GetFeature, self.point(0, lon)),
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"GetFeature at longitude {lon}",
+            )
+
+    def invalid_rectangle(self):
+        missing_hi = self.pb.Rectangle(lo=self.point(*TUTORIAL_LO))
+        expect_status(
+            lambda: self.style.server_streaming(self.stub.ListFeatures, missing_hi),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "ListFeatures without hi",
+        )
+        missing_lo = self.pb.Rectangle(hi=self.point(*TUTORIAL_HI))
+        expect_status(
+            lambda: self.style.server_streaming(self.stub.ListFeatures, missing_lo),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "ListFeatures without lo",
+        )
+
+    def invalid_route_point(self):
+        expect_status(
+            lambda: self.record([KNOWN_POINT, (MAX_LATITUDE_E7 + 1, 0)]),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "RecordRoute through latitude 900000001",
+        )
+
+    def invalid_note(self):
+        notes = [self.note("placed", (0, 0)), self.pb.RouteNote(message="nowhere")]
+        expect_status(
+            lambda: self.style.bidi_streaming(self.stub.RouteChat, iter(notes)),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "RouteChat with a note without location",
+        )
+
+
+def run_client_side_checks(report, label, port, generated, db):
+    """Half (a): every client-side check, in both calling styles, against the server on `port`."""
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    executor = futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="collect")
+    try:
+        connected = report.check(
+            f"{label}: accepts a connection",
+            lambda: grpc.channel_ready_future(channel).result(timeout=RPC_TIMEOUT),
+        )
+        if not connected:
+            return
+        stub = generated.services.RouteGuideStub(channel)
+        for style in [BlockingStyle(), FutureStyle(executor)]:
+            checks = ClientSideChecks(stub, generated.messages, db, style)
+            for name, check in checks.all_checks():
+                report.check(f"{label}/{style.name}: {name}", check)
+    finally:
+        channel.close()
+        executor.shutdown(wait=False, cancel_futures=True)
+
+
+class ServerProcess:
+    """The Rust server binary, on 127.0.0.1 port 0, with its stderr log read on a thread."""
+
+    PORT_PATTERN = re.compile(r"\(port (\d+)\)")
+
+    def __init__(self, binary, db_path, extra_args=()):
+        self.command = [binary, "--addr", "127.0.0.1:0", "--db", db_path, *extra_args]
+        self.process = None
+        self.port = None
+        self.log = []
+        self._listening = threading.Event()
+
+    def start(self):
+        """Starts the server and waits until its log names the port; raises CheckFailed if not."""
+        env = dict(os.environ, RUST_LOG="info")
+        self.process = subprocess.Popen(
+            self.command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+            env=env,
+        )
+        threading.Thread(target=self._read_log, daemon=True, name="server-log").start()
+        deadline = time.monotonic() + SERVER_START_TIMEOUT
+        while not self._listening.wait(0.1):
+            if self.process.poll() is not None:
+                raise CheckFailed(f"the server exited with {self.process.returncode}: {self.last_log()}")
+            if time.monotonic() > deadline:
+                raise CheckFailed(f"no '(port N)' in the log after {SERVER_START_TIMEOUT} s: {self.last_log()}")
+
+    def _read_log(self):
+        for line in self.process.stderr:
+            self.log.append(line.rstrip("\n"))
+            match = self.PORT_PATTERN.search(line)
+            if match and self.port is None:
+                self.port = int(match.group(1))
+                self._listening.set()
+
+    def last_log(self):
+        return self.log[-1] if self.log else "(nothing logged)"
+
+    def stop(self):
+        """Stops the server: SIGTERM, then SIGKILL if it has not exited after SERVER_STOP_TIMEOUT.
+
+        Returns its exit status (already set if it had exited by itself), or a sentence when it had
+        to be killed.
+        """
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=SERVER_STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+                return "still running after SIGTERM (killed)"
+        return self.process.returncode
+
+
+def rust_server_half(report, server_binary, db_path, generated, db):
+    """Half (a) against the Rust server binary, which is stopped whatever happens."""
+    server = ServerProcess(server_binary, db_path)
+    try:
+        if not report.check("rust-server: starts and logs its port", server.start):
+            return
+        run_client_side_checks(report, "rust-server", server.port, generated, db)
+    finally:
+        status = server.stop()
+    report.check(
+        "rust-server: exits 0 on SIGTERM",
+        lambda: expect_equal(status, 0, "exit status"),
+    )
+
+
+# --- Half (b): the Rust client against the Python server ----------------------------------------
+
+
+class ClientRun:
+    """One run of the Rust client: its exit status and the JSON objects it printed, in order."""
+
+    def __init__(self, command, completed):
+        self.command = command
+        self.returncode = completed.returncode
+        self.stderr = completed.stderr
+        self.objects = []
+        # The first line that is not a one-key JSON object; such lines are skipped.
+        self.parse_error = None
+        for number, line in enumerate(completed.stdout.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError as error:
+                self._bad_line(f"stdout line {number} is not JSON ({error}): {line[:120]!r}")
+                continue
+            if not isinstance(value, dict) or len(value) != 1:
+                self._bad_line(f"stdout line {number} is not an object with one key: {line[:120]!r}")
+                continue
+            self.objects.append(value)
+
+    def _bad_line(self, reason):
+        if self.parse_error is None:
+            self.parse_error = reason
+
+    def expect_success(self):
+        """The run exited 0 and printed only one-key JSON objects, one a line."""
+        last = (self.stderr.strip().splitlines() or ["(no stderr)"])[-1]
+        expect(self.returncode == 0, f"exit status {self.returncode}: {last}")
+        expect(self.parse_error is None, str(self.parse_error))
+
+    def values(self, key):
+        """The values of the printed objects whose key is `key`, in order."""
+        return [obj[key] for obj in self.objects if key in obj]
+
+    def keys(self):
+        return [next(iter(obj)) for obj in self.objects]
+
+
+def feature_json(lat, lon, name):
+    return {"name": name, "location": {"latitude": lat, "longitude": lon}}
+
+
+def json_point(value):
+    """`{"latitude", "longitude"}` as a `(lat, lon)` tuple, insisting on two ints."""
+    expect(isinstance(value, dict), f"a point should be an object, got {value!r}")
+    lat, lon = value.get("latitude"), value.get("longitude")
+    expect(type(lat) is int and type(lon) is int, f"a point should have two int coordinates, got {value!r}")
+    return (lat, lon)
+
+
+class RustClientChecks:
+    """The checks of the Rust client's output against the in-process Python server."""
+
+    def __init__(self, client_binary, port, db_path, servicer):
+        self.client_binary = client_binary
+        self.port = port
+        self.db_path = db_path
+        self.servicer = servicer
+        self.db = servicer.db
+
+    def run(self, style, args=(), stdin_text=None):
+        command = [
+            self.client_binary, "--addr", f"127.0.0.1:{self.port}", "--json", "--pace", "0",
+            "--style", style, "--db", self.db_path, *args,
+        ]
+        completed = subprocess.run(
+            command,
+            input=stdin_text if stdin_text is not None else "",
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=CLIENT_TIMEOUT,
+        )
+        return ClientRun(command, completed)
+
+    def run_recording(self, style, args=(), stdin_text=None):
+        """Runs the client and returns `(run, summaries the Python server answered meanwhile)`."""
+        before = len(self.servicer.summaries)
+        run = self.run(style, args, stdin_text)
+        return run, self.servicer.summaries[before:]
+
+    # Checks of one tour's output. Its exit status and line format have a check of their own, so
+    # these judge the lines that parsed, each naming what is wrong in its own section.
+
+    def tour_order(self, run):
+        letters = "".join(
+            {"feature": "F", "visiting": "V", "summary": "S", "sending": "N", "received": "R"}.get(key, "?")
+            for key in run.keys()
+        )
+        expect(
+            re.fullmatch(r"FFF*V*S[NR]*", letters),
+            f"lines should be 2+ feature, visiting..., summary, sending/received...; got {letters!r}",
+        )
+
+    def tour_get_feature(self, run):
+        features = run.values("feature")
+        expect(len(features) >= 2, f"expected 2 GetFeature lines, got {len(features)}")
+        known_name = self.db.name_at(*KNOWN_POINT)
+        expect_equal(known_name, KNOWN_NAME, "test set-up: name in the database")
+        expect_equal(features[0], feature_json(*KNOWN_POINT, known_name), "first GetFeature")
+        expect_equal(features[1], feature_json(0, 0, ""), "second GetFeature (0, 0)")
+
+    def tour_list_features(self, run):
+        listed = run.values("feature")[2:]
+        expected = [feature_json(*f) for f in self.db.inside(TUTORIAL_LO, TUTORIAL_HI)]
+        expect_equal(len(expected), 100, "test set-up: features in the tutorial rectangle")
+        expect_same_sequence(listed, expected, "ListFeatures lines")
+
+    def check_summary(self, run, answered, expected_points=None):
+        """The summary line against the visiting lines and against what the server answered."""
+        visited = [json_point(p) for p in run.values("visiting")]
+        if expected_points is not None:
+            expect_same_sequence(visited, expected_points, "visiting lines")
+        summaries = run.values("summary")
+        expect_equal(len(summaries), 1, "summary lines")
+        summary = summaries[0]
+        expect(isinstance(summary, dict), f"the summary should be an object, got {summary!r}")
+        expect_equal(summary.get("point_count"), len(visited), "point_count vs visiting lines")
+        expected_features = sum(1 for p in visited if self.db.has_location(*p))
+        expect_equal(summary.get("feature_count"), expected_features, "feature_count vs visited DB points")
+        expect_distance(summary.get("distance"), visited, "distance vs haversine sum over visited points")
+        expect_equal(len(answered), 1, "RecordRoute calls the Python server answered")
+        expect_equal(summary, answered[0], "printed summary vs the one the Python server sent")
+
+    def tour_record_route(self, run, answered):
+        visited = run.values("visiting")
+        expect_equal(len(visited), TOUR_ROUTE_LENGTH, "visiting lines")
+        expect(
+            all(self.db.has_location(*json_point(p)) for p in visited),
+            "the tour should visit database features only",
+        )
+        self.check_summary(run, answered)
+
+    def tour_route_chat(self, run):
+        sending = run.values("sending")
+        expect_equal([n.get("message") for n in sending], [m for m, _ in TUTORIAL_NOTES], "sent messages")
+        received = run.values("received")
+        expect_equal([n.get("message") for n in received], TUTORIAL_REPLIES, "received messages")
+        sent_at = {n["message"]: n.get("location") for n in sending}
+        for note in received:
+            expect_equal(note.get("location"), sent_at[note["message"]], f"location of {note['message']!r}")
+
+    # Subcommands.
+
+    def record_route_stdin(self, style):
+        stdin_text = "".join(json.dumps({"latitude": a, "longitude": b}) + "\n" for a, b in REFERENCE_ROUTE)
+        run, answered = self.run_recording(style, ["record-route", "--stdin"], stdin_text)
+        run.expect_success()
+        self.check_summary(run, answered, expected_points=REFERENCE_ROUTE)
+        summary = run.values("summary")[0]
+        expect_equal(
+            (summary["point_count"], summary["feature_count"], summary["distance"]),
+            (len(REFERENCE_ROUTE), 0, REFERENCE_DISTANCE),
+            "(point_count, feature_count, distance)",
+        )
+
+    def get_feature_subcommand(self, style):
+        run = self.run(style, ["get-feature", str(KNOWN_POINT[0]), str(KNOWN_POINT[1])])
+        run.expect_success()
+        expect_equal(run.objects, [{"feature": feature_json(*KNOWN_POINT, KNOWN_NAME)}], "output")
+
+    def list_features_subcommand(self, style):
+        # Corners given hi first, with negative longitudes as positionals.
+        a, b = self.db.features[0][:2], self.db.features[1][:2]
+        expected = [{"feature": feature_json(*f)} for f in self.db.inside(a, b)]
+        expect(len(expected) >= 2, "test set-up: the rectangle should hold its two corner features")
+        run = self.run(style, ["list-features", str(b[0]), str(b[1]), str(a[0]), str(a[1])])
+        run.expect_success()
+        expect_same_sequence(run.objects, expected, "output")
+
+    def route_chat_stdin(self, style):
+        here, there = (1, 2), (3, 4)
+        notes = [("a", here), ("b", there), ("c", here), ("d", here), ("e", there)]
+        stdin_text = "".join(
+            json.dumps({"location": {"latitude": p[0], "longitude": p[1]}, "message": m}) + "\n"
+            for m, p in notes
+        )
+        run = self.run(style, ["route-chat", "--stdin"], stdin_text)
+        run.expect_success()
+        expect_equal([n.get("message") for n in run.values("sending")], [m for m, _ in notes], "sent")
+        expect_equal([n.get("message") for n in run.values("received")], ["a", "a", "c", "b"], "received")
+
+
+def rust_client_half(report, client_binary, db_path, generated, db):
+    """Half (b): the Rust client against a Python server in this process, stopped whatever happens."""
+    servicer = RouteGuideServicer(db, generated.messages)
+    server, port = serve(db_path, 0, servicer=servicer)
+    try:
+        checks = RustClientChecks(client_binary, port, db_path, servicer)
+        for style in ["sync", "future"]:
+            label = f"rust-client/{style}"
+            tour = {}
+
+            def run_tour(style=style):
+                tour["run"], tour["answered"] = checks.run_recording(style)
+                tour["run"].expect_success()
+
+            report.check(f"{label}: tour exits 0 with JSON lines", run_tour)
+            if "run" in tour:  # the client ran, whatever its exit status: judge what it printed
+                run = tour["run"]
+                for name, check, *args in [
+                    ("tour prints its sections in order", checks.tour_order, run),
+                    ("tour GetFeature answers", checks.tour_get_feature, run),
+                    ("tour ListFeatures gives the DB rectangle in order", checks.tour_list_features, run),
+                    ("tour RecordRoute summary", checks.tour_record_route, run, tour["answered"]),
+                    ("tour RouteChat replies First then Third", checks.tour_route_chat, run),
+                ]:
+                    report.check(f"{label}: {name}", check, *args)
+            for name, check in [
+                ("record-route --stdin 47-metre route", checks.record_route_stdin),
+                ("get-feature subcommand", checks.get_feature_subcommand),
+                ("list-features subcommand with swapped corners", checks.list_features_subcommand),
+                ("route-chat --stdin", checks.route_chat_stdin),
+            ]:
+                report.check(f"{label}: {name}", check, style)
+    finally:
+        server.stop(grace=None)
+
+
+# --- Entry point --------------------------------------------------------------------------------
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        description="Interop checks between the Rust RouteGuide binaries and Python grpcio."
+    )
+    parser.add_argument("--target-dir", default=os.path.join(REPO, "target", "debug"),
+                        help="directory holding route_guide_server and route_guide_client (default target/debug)")
+    parser.add_argument("--db", default=os.path.join(REPO, "data", "route_guide_db.json"),
+                        help="the JSON feature database both sides serve (default data/route_guide_db.json)")
+    parser.add_argument("--proto-dir", default=stubs.DEFAULT_PROTO_DIR,
+                        help="directory of route_guide.proto (default proto)")
+    parser.add_argument("--python-server-only", action="store_true",
+                        help="self-test: run the Python client checks against the Python server "
+                        "(no Rust binaries needed)")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    # A SIGTERM unwinds like Ctrl-C does, so the processes started here are stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+    server_binary = os.path.join(args.target_dir, SERVER_BINARY)
+    client_binary = os.path.join(args.target_dir, CLIENT_BINARY)
+    if not args.python_server_only:
+        missing = [b for b in (server_binary, client_binary) if not os.access(b, os.X_OK)]
+        if missing:
+            print(f"error: Rust binaries missing: {', '.join(missing)} (build them first: cargo build --bins)",
+                  file=sys.stderr)
+            return 2
+    try:
+        generated = stubs.load(args.proto_dir)
+        db = FeatureDb.from_file(args.db)
+    except (stubs.StubError, OSError, ValueError) as error:
+        print(f"error: {describe(error)}", file=sys.stderr)
+        return 2
+
+    report = Report()
+    if args.python_server_only:
+        servicer = RouteGuideServicer(db, generated.messages)
+        server, port = serve(args.db, 0, servicer=servicer)
+        try:
+            run_client_side_checks(report, "python-server", port, generated, db)
+        finally:
+            server.stop(grace=None)
+    else:
+        rust_server_half(report, server_binary, os.path.abspath(args.db), generated, db)
+        rust_client_half(report, client_binary, os.path.abspath(args.db), generated, db)
+
+    print(report.closing_line(), flush=True)
+    return 0 if report.failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
