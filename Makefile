@@ -1,4 +1,5 @@
 # routeguide: `make run-server`, `make run-client`, `make test`, `make lint`, `make clean`.
+# `make test` runs the Rust tests, then the interop suite (tests/interop/) against grpcio for Python.
 #
 # Everything uses cargo's `dev` profile, whose dependencies are compiled with optimisation (see
 # Cargo.toml), so the gRPC C core is built once, on the first command, and shared by all of them.
@@ -16,7 +17,9 @@ export PATH := $(TOOLS)/bin:$(PATH)
 # CMake 4 refuses the c-ares bundled with gRPC without this (also in .cargo/config.toml for plain cargo).
 export CMAKE_POLICY_VERSION_MINIMUM := 3.5
 
-.PHONY: build run-server run-client test lint clean prerequisites
+INTEROP_VENV := $(TOOLS)/interop-venv
+
+.PHONY: build run-server run-client test rust-test interop lint clean prerequisites
 
 build: prerequisites
 	$(CARGO) build --bins
@@ -29,9 +32,23 @@ run-server: build
 run-client: build
 	$(BIN)/route_guide_client $(ARGS)
 
-## test: unit, integration and doc tests against real servers on ephemeral ports
-test: prerequisites
+## test: unit, integration and doc tests against real servers on ephemeral ports, then interop
+test: rust-test interop
+
+rust-test: prerequisites
 	$(CARGO) test
+
+## interop: our server against a Python client, our client against a Python server (grpcio for Python)
+interop: build $(INTEROP_VENV)/.installed
+	$(INTEROP_VENV)/bin/python tests/interop/run_interop.py --target-dir $(BIN) --db data/route_guide_db.json --proto-dir proto
+
+# The interop suite's Python packages, pinned in tests/interop/requirements.txt; redone when it changes.
+$(INTEROP_VENV)/.installed: tests/interop/requirements.txt
+	@command -v python3 >/dev/null || { echo "error: python3 is missing, needed by the interop suite: install python3 and python3-venv"; exit 1; }
+	@echo "creating $(INTEROP_VENV) from tests/interop/requirements.txt (once)"
+	@python3 -m venv $(INTEROP_VENV) || { echo "error: python3 cannot create a virtual environment: install python3-venv"; exit 1; }
+	@$(INTEROP_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/interop/requirements.txt
+	@touch $@
 
 ## lint: formatting and clippy, warnings as errors
 lint: prerequisites
