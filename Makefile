@@ -19,7 +19,7 @@ export CMAKE_POLICY_VERSION_MINIMUM := 3.5
 
 INTEROP_VENV := $(TOOLS)/interop-venv
 
-.PHONY: build run-server run-client test rust-test interop lint clean prerequisites
+.PHONY: build run-server run-client test rust-test interop bench lint clean prerequisites
 
 build: prerequisites
 	$(CARGO) build --bins
@@ -49,6 +49,11 @@ $(INTEROP_VENV)/.installed: tests/interop/requirements.txt
 	@python3 -m venv $(INTEROP_VENV) || { echo "error: python3 cannot create a virtual environment: install python3-venv"; exit 1; }
 	@$(INTEROP_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/interop/requirements.txt
 	@touch $@
+
+## bench: servers pinned to CPU 0, the load generator to CPU 1; a table, also in target/bench/results.json
+bench: build $(INTEROP_VENV)/.installed
+	taskset -c 1 $(BIN)/route_guide_bench suite --server $(BIN)/route_guide_server --server-cpu 0 \
+		--peer-python $(INTEROP_VENV)/bin/python --peer-script tests/interop/route_guide_server.py
 
 ## lint: formatting and clippy, warnings as errors
 lint: prerequisites

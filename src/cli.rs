@@ -262,11 +262,7 @@ impl Session {
         }
         let mut rng = SplitMix64::from_entropy();
         let route: Vec<Point> = (0..count)
-            .map(|_| {
-                store.features()[rng.index(store.len())]
-                    .get_location()
-                    .clone()
-            })
+            .map(|_| store.position(rng.index(store.len())).to_point())
             .collect();
         self.record_route(route, self.pace, count)
     }

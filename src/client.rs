@@ -11,17 +11,40 @@
 //! the gRPC status code and what it means for the user.
 //!
 //! ```no_run
+//! use futures::StreamExt;
 //! use routeguide::client::RouteGuideClient;
 //! use routeguide::proto;
 //!
 //! let client = RouteGuideClient::connect("localhost:50051");
-//! // Sync: blocks until the answer is here.
+//!
+//! // GetFeature. Sync: blocks until the answer is here.
 //! let feature = client.get_feature(proto::point(409_146_138, -746_188_906))?;
 //! println!("{}", feature.get_name());
-//! // Future: starts now, the answer is collected later.
+//! // Future: starts now; the answer is collected later.
 //! let pending = client.get_feature_future(proto::point(0, 0));
-//! let unnamed = pending.wait()?;
-//! assert!(unnamed.get_name().is_empty());
+//! assert!(pending.wait()?.get_name().is_empty());
+//!
+//! // ListFeatures: an iterator (sync) or a stream (future) of features, as they arrive.
+//! let area = proto::rectangle(proto::point(400_000_000, -750_000_000), proto::point(420_000_000, -730_000_000));
+//! for feature in client.list_features(area.clone()) {
+//!     println!("{}", feature?.get_name());
+//! }
+//! let count = futures::executor::block_on(client.list_features_stream(area).count());
+//!
+//! // RecordRoute: any iterator of points, taken lazily (it may sleep between points).
+//! let route = (1..=4).map(|step| proto::point(step * 1000, step * 1000));
+//! let summary = client.record_route(route.clone())?;
+//! assert_eq!(summary.get_distance(), 47);
+//! let summary = client.record_route_future(route).wait()?;
+//!
+//! // RouteChat: notes go out while replies come in.
+//! let notes = vec![
+//!     proto::route_note(proto::point(0, 0), "First message"),
+//!     proto::route_note(proto::point(0, 0), "Second message"),
+//! ];
+//! for reply in client.route_chat(notes) {
+//!     println!("earlier note: {}", reply?.get_message());
+//! }
 //! # Ok::<(), routeguide::client::CallError>(())
 //! ```
 
@@ -59,9 +82,19 @@ impl RouteGuideClient {
     /// A client of the server at `addr` (`host:port`). The connection is made on the first call, so
     /// this never fails; a server that cannot be reached shows up as `UNAVAILABLE` on that call.
     pub fn connect(addr: &str) -> Self {
-        let channel = ChannelBuilder::new(client_environment()).connect(addr);
+        RouteGuideClient::over(ChannelBuilder::new(client_environment()), addr)
+    }
+
+    /// Like [`RouteGuideClient::connect`], but with a connection of its own: clients of one
+    /// address otherwise share a connection. Load generators use this to open several.
+    pub fn connect_separately(addr: &str) -> Self {
+        let channel = ChannelBuilder::new(client_environment()).use_local_subchannel_pool(true);
+        RouteGuideClient::over(channel, addr)
+    }
+
+    fn over(channel: ChannelBuilder, addr: &str) -> Self {
         RouteGuideClient {
-            stub: Stub::new(channel),
+            stub: Stub::new(channel.connect(addr)),
             addr: addr.into(),
             timeout: DEFAULT_TIMEOUT,
         }
@@ -254,6 +287,7 @@ impl RouteGuideClient {
     ) -> ReplyStream<T> {
         ReplyStream {
             replies: replies.boxed(),
+            ended: false,
             _channel: Some(self.stub.clone()),
         }
     }
@@ -354,6 +388,8 @@ impl<T> Pending<T> {
 #[must_use = "the call is cancelled when its replies are dropped"]
 pub struct ReplyStream<T> {
     replies: BoxStream<'static, Result<T, CallError>>,
+    /// Set once the call has ended, with an error or not: nothing is yielded after that.
+    ended: bool,
     _channel: Option<Stub>,
 }
 
@@ -361,6 +397,7 @@ impl<T: Send + 'static> ReplyStream<T> {
     fn failed(error: CallError) -> Self {
         ReplyStream {
             replies: futures::stream::once(async move { Err(error) }).boxed(),
+            ended: false,
             _channel: None,
         }
     }
@@ -370,7 +407,15 @@ impl<T> Stream for ReplyStream<T> {
     type Item = Result<T, CallError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.replies.poll_next_unpin(cx)
+        if self.ended {
+            return Poll::Ready(None);
+        }
+        let next = self.replies.poll_next_unpin(cx);
+        // grpcio may yield messages still in flight after the error status; the call is over.
+        if let Poll::Ready(Some(Err(_)) | None) = next {
+            self.ended = true;
+        }
+        next
     }
 }
 

@@ -149,6 +149,25 @@ impl Bounds {
             && (self.south_west.longitude..=self.north_east.longitude).contains(&c.longitude)
     }
 
+    /// Whether every point of `other` is inside this rectangle.
+    pub fn covers(&self, other: &Bounds) -> bool {
+        self.contains(other.south_west) && self.contains(other.north_east)
+    }
+
+    /// The smallest rectangle holding both.
+    pub fn union(&self, other: &Bounds) -> Bounds {
+        Bounds::from_corners(
+            Coordinates {
+                latitude: self.south_west.latitude.min(other.south_west.latitude),
+                longitude: self.south_west.longitude.min(other.south_west.longitude),
+            },
+            Coordinates {
+                latitude: self.north_east.latitude.max(other.north_east.latitude),
+                longitude: self.north_east.longitude.max(other.north_east.longitude),
+            },
+        )
+    }
+
     pub fn to_rectangle(self) -> Rectangle {
         proto::rectangle(self.south_west.to_point(), self.north_east.to_point())
     }

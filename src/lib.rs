@@ -16,14 +16,17 @@
 //! * [`proto`]: the code generated from `proto/route_guide.proto`, and small constructors.
 //! * [`geo`]: E7 coordinates, their validation, rectangles and the haversine distance.
 //! * [`store`]: the feature database: loading, validating and querying it.
+//! * [`spatial`]: the k-d tree that finds the features inside a rectangle.
 //! * [`route`]: how RecordRoute sums up a route.
 //! * [`chat`]: RouteChat's notes, per call or shared, with bounded history.
 //! * [`service`]: the four RPCs' semantics, and the mapping of bad input to gRPC statuses.
 //! * [`server`]: running the service: threads, port, signals and graceful shutdown.
 //! * [`client`]: the sync and future calling styles.
 //! * [`random`]: a small seedable generator for random routes and test data.
+//! * [`bench`]: database generator, load scenarios and the `make bench` suite.
 //! * [`cli`]: what the client binary prints: the tutorial's tour and one subcommand per RPC.
 
+pub mod bench;
 pub mod chat;
 pub mod cli;
 pub mod client;
@@ -33,6 +36,7 @@ pub mod random;
 pub mod route;
 pub mod server;
 pub mod service;
+pub mod spatial;
 pub mod store;
 
 /// Sends `log` records to standard error through `env_logger` (`RUST_LOG` chooses what is shown;

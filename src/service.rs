@@ -58,10 +58,10 @@ impl RouteGuideService {
     /// GetFeature's answer: the feature stored at the point, or an unnamed feature at that point.
     fn feature_at(&self, point: &Point) -> Result<Feature, RpcStatus> {
         let at = coordinates(point, "point")?;
-        Ok(match self.store.feature_at(at) {
-            Some(feature) => feature.clone(),
-            None => proto::feature("", at.to_point()),
-        })
+        Ok(self
+            .store
+            .feature_at(at)
+            .unwrap_or_else(|| proto::feature("", at.to_point())))
     }
 }
 
@@ -85,11 +85,11 @@ impl RouteGuide for RouteGuideService {
         let store = Arc::clone(&self.store);
         spawn_logged(&ctx, "ListFeatures", async move {
             let bounds = valid_or_fail!(sink, bounds);
-            for (sent, index) in store.indices_within(bounds).into_iter().enumerate() {
+            for (sent, index) in store.within(bounds).enumerate() {
                 let flags = WriteFlags::default().buffer_hint((sent + 1) % FLUSH_EVERY != 0);
                 // `feed` waits while gRPC's flow control holds the stream back, and fails as soon
                 // as the client cancels, which ends the work.
-                sink.feed((store.feature(index).clone(), flags)).await?;
+                sink.feed((store.feature(index), flags)).await?;
             }
             sink.close().await?;
             Ok(RpcStatusCode::OK)
@@ -107,8 +107,11 @@ impl RouteGuide for RouteGuideService {
         spawn_logged(&ctx, "RecordRoute", async move {
             let mut route = RouteRecorder::new();
             let mut received = 0_u64;
-            while let Some(point) = points.try_next().await? {
+            while let Some(point) =
+                next_message(&mut points, received + 1, "point", "route").await?
+            {
                 received += 1;
+                let point = valid_or_fail!(sink, point);
                 let at = valid_or_fail!(
                     sink,
                     coordinates(&point, format_args!("point {received} of the route"))
@@ -129,8 +132,9 @@ impl RouteGuide for RouteGuideService {
         let mut room = self.chat.room();
         spawn_logged(&ctx, "RouteChat", async move {
             let mut received = 0_u64;
-            while let Some(note) = notes.try_next().await? {
+            while let Some(note) = next_message(&mut notes, received + 1, "note", "chat").await? {
                 received += 1;
+                let note = valid_or_fail!(sink, note);
                 let at = valid_or_fail!(sink, note_location(&note, received));
                 let earlier = room.post(at, note);
                 let count = earlier.len();
@@ -147,6 +151,25 @@ impl RouteGuide for RouteGuideService {
             sink.close().await?;
             Ok(RpcStatusCode::OK)
         });
+    }
+}
+
+/// The next message of a request stream, `None` at its end. A message that cannot be decoded is
+/// the client's mistake, answered with `INVALID_ARGUMENT` ("note 3 of the chat: cannot be
+/// decoded: ..."); any other error (the client cancelled or went away) ends the handler.
+async fn next_message<T>(
+    stream: &mut RequestStream<T>,
+    number: u64,
+    item: &str,
+    whole: &str,
+) -> grpcio::Result<Option<Result<T, RpcStatus>>> {
+    match stream.try_next().await {
+        Ok(message) => Ok(message.map(Ok)),
+        Err(grpcio::Error::Codec(e)) => Ok(Some(Err(invalid_argument(
+            format_args!("{item} {number} of the {whole}"),
+            format_args!("cannot be decoded: {e}"),
+        )))),
+        Err(e) => Err(e),
     }
 }
 

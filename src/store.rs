@@ -1,49 +1,48 @@
 //! The feature database: loading and validating it from JSON, and the queries the service needs
-//! (the feature at a point, the features in a rectangle). It is read-only once loaded, so one
-//! `Arc<FeatureStore>` serves every completion-queue thread without locking.
+//! (the feature at a point, the features in a rectangle, in database order). It is read-only once
+//! loaded, so one `Arc<FeatureStore>` serves every completion-queue thread without locking.
+//!
+//! It is laid out for large databases: names packed in one string, positions in one array, a hash
+//! map from position to the first feature there (GetFeature and RecordRoute in O(1)), and a k-d tree
+//! for rectangles ([`crate::spatial`]). Wire messages are built when sent, not kept.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use serde::de::{DeserializeSeed, Error as _, SeqAccess, Visitor};
 
 use crate::geo::{Bounds, CoordinateError, Coordinates};
 use crate::proto::{self, Feature};
+use crate::spatial::KdTree;
 
 /// The features of one database, in the order of its file.
 pub struct FeatureStore {
-    /// Every feature as it is sent on the wire, in database order.
-    features: Vec<Feature>,
-    /// The position of each feature, parallel to `features`.
+    /// Every name, one after the other; feature `i`'s ends at `name_ends[i]`.
+    names: String,
+    name_ends: Vec<u32>,
+    /// The position of each feature.
     positions: Vec<Coordinates>,
     /// The first feature (in database order) at each position.
-    first_at: HashMap<Coordinates, usize>,
-    /// Indices into `features`, sorted by latitude: a rectangle query binary-searches its latitude
-    /// band here and checks only the longitudes inside it.
-    by_latitude: Vec<usize>,
+    first_at: HashMap<Coordinates, u32>,
+    tree: KdTree,
+    /// The smallest rectangle holding every feature (`None` when there are none).
+    extent: Option<Bounds>,
 }
 
 impl FeatureStore {
     /// A store holding `features` in the given order.
-    pub fn new(features: Vec<(String, Coordinates)>) -> Self {
-        let positions: Vec<Coordinates> = features.iter().map(|(_, at)| *at).collect();
-        let mut first_at = HashMap::with_capacity(positions.len());
-        for (index, at) in positions.iter().enumerate() {
-            first_at.entry(*at).or_insert(index);
+    pub fn new(features: impl IntoIterator<Item = (String, Coordinates)>) -> Self {
+        let mut builder = StoreBuilder::default();
+        for (name, at) in features {
+            builder
+                .push(&name, at)
+                .expect("names of a store built in memory fit in 4 GiB");
         }
-        let mut by_latitude: Vec<usize> = (0..positions.len()).collect();
-        by_latitude.sort_by_key(|&index| positions[index].latitude());
-        let features = features
-            .into_iter()
-            .map(|(name, at)| proto::feature(name, at.to_point()))
-            .collect();
-        FeatureStore {
-            features,
-            positions,
-            first_at,
-            by_latitude,
-        }
+        builder.finish()
     }
 
     /// Loads a database file: a JSON array of `{"location": {"latitude": E7, "longitude": E7},
@@ -53,34 +52,50 @@ impl FeatureStore {
             path: path.to_path_buf(),
             problem,
         };
-        let text = std::fs::read_to_string(path).map_err(|e| fail(LoadProblem::Read(e)))?;
-        let entries: Vec<DbEntry> =
-            serde_json::from_str(&text).map_err(|e| fail(LoadProblem::Json(e)))?;
-        let mut features = Vec::with_capacity(entries.len());
-        for (index, entry) in entries.into_iter().enumerate() {
-            let at = Coordinates::new(entry.location.latitude, entry.location.longitude)
-                .map_err(|e| fail(LoadProblem::Coordinates { index, error: e }))?;
-            features.push((entry.name, at));
+        let bytes = std::fs::read(path).map_err(|e| fail(LoadProblem::Read(e)))?;
+        let mut builder = StoreBuilder::default();
+        let mut json = serde_json::Deserializer::from_slice(&bytes);
+        let parsed = (&mut builder)
+            .deserialize(&mut json)
+            .and_then(|()| json.end());
+        if let Some((index, error)) = builder.invalid {
+            let line = line_of_entry(&bytes, index);
+            return Err(fail(LoadProblem::Coordinates { index, line, error }));
         }
-        Ok(FeatureStore::new(features))
+        parsed.map_err(|e| fail(LoadProblem::Json(e)))?;
+        Ok(builder.finish())
     }
 
     pub fn len(&self) -> usize {
-        self.features.len()
+        self.positions.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.features.is_empty()
+        self.positions.is_empty()
     }
 
-    /// Every feature, in database order.
-    pub fn features(&self) -> &[Feature] {
-        &self.features
+    /// The name of feature `index` (empty for an unnamed one).
+    pub fn name(&self, index: usize) -> &str {
+        let start = index
+            .checked_sub(1)
+            .map_or(0, |i| self.name_ends[i] as usize);
+        &self.names[start..self.name_ends[index] as usize]
+    }
+
+    pub fn position(&self, index: usize) -> Coordinates {
+        self.positions[index]
+    }
+
+    /// Feature `index` as it is sent on the wire.
+    pub fn feature(&self, index: usize) -> Feature {
+        proto::feature(self.name(index), self.positions[index].to_point())
     }
 
     /// The first feature in database order stored at exactly `at`, named or not.
-    pub fn feature_at(&self, at: Coordinates) -> Option<&Feature> {
-        self.first_at.get(&at).map(|&index| &self.features[index])
+    pub fn feature_at(&self, at: Coordinates) -> Option<Feature> {
+        self.first_at
+            .get(&at)
+            .map(|&index| self.feature(index as usize))
     }
 
     /// Whether the database has an entry (named or unnamed) at exactly `at`.
@@ -89,36 +104,133 @@ impl FeatureStore {
     }
 
     /// The indices of the features inside `bounds` (edges included), in database order.
-    pub fn indices_within(&self, bounds: Bounds) -> Vec<usize> {
-        let lat = |&index: &usize| self.positions[index].latitude();
-        let start = self
-            .by_latitude
-            .partition_point(|i| lat(i) < bounds.south_west().latitude());
-        let end = self
-            .by_latitude
-            .partition_point(|i| lat(i) <= bounds.north_east().latitude());
-        let mut found: Vec<usize> = self.by_latitude[start..end]
-            .iter()
-            .copied()
-            .filter(|&index| bounds.contains(self.positions[index]))
-            .collect();
-        found.sort_unstable();
-        found
+    ///
+    /// A rectangle that covers every feature costs nothing up front: the indices are produced as
+    /// they are consumed. Otherwise the k-d tree finds the features inside first, and they are put
+    /// in database order before the first is returned.
+    pub fn within(&self, bounds: Bounds) -> Within {
+        match self.extent {
+            Some(extent) if bounds.covers(&extent) => Within::All(0..self.len()),
+            Some(_) => {
+                let mut found = Vec::new();
+                self.tree
+                    .collect_within(&self.positions, &bounds, &mut found);
+                found.sort_unstable();
+                Within::Found(found.into_iter())
+            }
+            None => Within::All(0..0),
+        }
+    }
+}
+
+/// The features inside a rectangle, as indices in database order.
+pub enum Within {
+    All(Range<usize>),
+    Found(std::vec::IntoIter<u32>),
+}
+
+impl Iterator for Within {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        match self {
+            Within::All(range) => range.next(),
+            Within::Found(found) => found.next().map(|i| i as usize),
+        }
     }
 
-    /// The feature at `index` (as returned by [`FeatureStore::indices_within`]).
-    pub fn feature(&self, index: usize) -> &Feature {
-        &self.features[index]
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match self {
+            Within::All(range) => range.size_hint(),
+            Within::Found(found) => found.size_hint(),
+        }
+    }
+}
+
+/// Collects features as they are read, then indexes them.
+#[derive(Default)]
+struct StoreBuilder {
+    names: String,
+    name_ends: Vec<u32>,
+    positions: Vec<Coordinates>,
+    /// The first entry whose coordinates are out of range, which stops the loading.
+    invalid: Option<(usize, CoordinateError)>,
+}
+
+impl StoreBuilder {
+    fn push(&mut self, name: &str, at: Coordinates) -> Result<(), &'static str> {
+        self.names.push_str(name);
+        let end =
+            u32::try_from(self.names.len()).map_err(|_| "the names add up to more than 4 GiB")?;
+        self.name_ends.push(end);
+        self.positions.push(at);
+        Ok(())
+    }
+
+    fn finish(self) -> FeatureStore {
+        let mut first_at = HashMap::with_capacity(self.positions.len());
+        for (index, at) in self.positions.iter().enumerate() {
+            first_at.entry(*at).or_insert(index as u32);
+        }
+        let extent = self
+            .positions
+            .iter()
+            .copied()
+            .map(|at| Bounds::from_corners(at, at))
+            .reduce(|a, b| a.union(&b));
+        FeatureStore {
+            tree: KdTree::build(&self.positions),
+            names: self.names,
+            name_ends: self.name_ends,
+            positions: self.positions,
+            first_at,
+            extent,
+        }
+    }
+}
+
+/// Reads the top-level JSON array entry by entry, straight into the builder: a large database is
+/// never held twice in memory.
+impl<'de> DeserializeSeed<'de> for &mut StoreBuilder {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for &mut StoreBuilder {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of features")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut entries: A) -> Result<(), A::Error> {
+        let mut index = 0_usize;
+        while let Some(entry) = entries.next_element::<DbEntry<'de>>()? {
+            let at = Coordinates::new(entry.location.latitude, entry.location.longitude).map_err(
+                |e| {
+                    // Reported by `load`, with the entry's line, which the parser no longer knows.
+                    self.invalid = Some((index, e));
+                    A::Error::custom("coordinates out of range")
+                },
+            )?;
+            self.push(&entry.name, at)
+                .map_err(|e| A::Error::custom(format_args!("entry {index}: {e}")))?;
+            index += 1;
+        }
+        Ok(())
     }
 }
 
 /// One entry of the JSON database file.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct DbEntry {
+struct DbEntry<'a> {
     location: DbLocation,
-    #[serde(default)]
-    name: String,
+    #[serde(default, borrow)]
+    name: Cow<'a, str>,
 }
 
 #[derive(Deserialize)]
@@ -143,8 +255,17 @@ enum LoadProblem {
     Json(serde_json::Error),
     Coordinates {
         index: usize,
+        line: Option<usize>,
         error: CoordinateError,
     },
+}
+
+/// The line on which entry `index` of a JSON array starts (1-based), found by a second, cheap
+/// pass that only delimits entries; used for error messages only.
+fn line_of_entry(bytes: &[u8], index: usize) -> Option<usize> {
+    let entries: Vec<&serde_json::value::RawValue> = serde_json::from_slice(bytes).ok()?;
+    let start = entries.get(index)?.get().as_ptr() as usize - bytes.as_ptr() as usize;
+    Some(bytes[..start].iter().filter(|&&b| b == b'\n').count() + 1)
 }
 
 impl fmt::Display for LoadError {
@@ -152,12 +273,13 @@ impl fmt::Display for LoadError {
         let path = self.path.display();
         match &self.problem {
             LoadProblem::Read(e) => write!(f, "cannot read feature database {path}: {e}"),
-            LoadProblem::Json(e) => write!(
-                f,
-                "feature database {path} is not a JSON array of features: {e}"
-            ),
-            LoadProblem::Coordinates { index, error } => {
-                write!(f, "feature database {path}: entry {index}: {error}")
+            LoadProblem::Json(e) => write!(f, "feature database {path}: {e}"),
+            LoadProblem::Coordinates { index, line, error } => {
+                write!(f, "feature database {path}: entry {index}")?;
+                if let Some(line) = line {
+                    write!(f, " (line {line})")?;
+                }
+                write!(f, ": {error}")
             }
         }
     }
@@ -179,9 +301,20 @@ mod tests {
             points
                 .iter()
                 .enumerate()
-                .map(|(i, &(lat, lon))| (format!("f{i}"), c(lat, lon)))
-                .collect(),
+                .map(|(i, &(lat, lon))| (format!("f{i}"), c(lat, lon))),
         )
+    }
+
+    fn load_text(text: &str) -> Result<FeatureStore, String> {
+        let path = std::env::temp_dir().join(format!(
+            "routeguide-store-test-{}-{}.json",
+            std::process::id(),
+            SplitMix64::from_entropy().next_u64()
+        ));
+        std::fs::write(&path, text).unwrap();
+        let loaded = FeatureStore::load(&path).map_err(|e| e.to_string());
+        std::fs::remove_file(&path).unwrap();
+        loaded
     }
 
     #[test]
@@ -190,6 +323,20 @@ mod tests {
         assert_eq!(s.feature_at(c(5, 5)).unwrap().get_name(), "f0");
         assert!(s.has_feature_at(c(1, 1)));
         assert!(s.feature_at(c(1, 2)).is_none());
+    }
+
+    #[test]
+    fn names_come_back_as_they_went_in() {
+        let s = FeatureStore::new([
+            ("".to_string(), c(0, 0)),
+            ("Ünïcode \"quoted\"".to_string(), c(1, 1)),
+            ("x".to_string(), c(2, 2)),
+        ]);
+        assert_eq!(
+            (s.name(0), s.name(1), s.name(2)),
+            ("", "Ünïcode \"quoted\"", "x")
+        );
+        assert_eq!(s.feature(1).get_location(), &proto::point(1, 1));
     }
 
     #[test]
@@ -203,8 +350,17 @@ mod tests {
             let expected: Vec<usize> = (0..points.len())
                 .filter(|&i| bounds.contains(c(points[i].0, points[i].1)))
                 .collect();
-            assert_eq!(s.indices_within(bounds), expected, "{bounds:?}");
+            assert_eq!(s.within(bounds).collect::<Vec<_>>(), expected, "{bounds:?}");
         }
+    }
+
+    #[test]
+    fn a_rectangle_covering_everything_gives_everything_in_order() {
+        let s = store(&[(3, 3), (-3, 7), (3, 3), (0, -9)]);
+        let exact = Bounds::from_corners(c(-3, -9), c(3, 7));
+        assert_eq!(s.within(exact).collect::<Vec<_>>(), [0, 1, 2, 3]);
+        let almost = Bounds::from_corners(c(-3, -9), c(3, 6));
+        assert_eq!(s.within(almost).collect::<Vec<_>>(), [0, 2, 3]);
     }
 
     #[test]
@@ -215,6 +371,35 @@ mod tests {
             c(-900_000_000, -1_800_000_000),
             c(900_000_000, 1_800_000_000),
         );
-        assert!(s.indices_within(everywhere).is_empty());
+        assert_eq!(s.within(everywhere).count(), 0);
+    }
+
+    #[test]
+    fn loading_checks_every_entry_and_names_the_problem() {
+        let ok = load_text(
+            r#"[{"location": {"latitude": 1, "longitude": 2}, "name": "a\nb"}, {"location": {}}]"#,
+        )
+        .unwrap();
+        assert_eq!((ok.len(), ok.name(0), ok.name(1)), (2, "a\nb", ""));
+        assert_eq!(ok.position(1), c(0, 0));
+
+        let far = load_text(concat!(
+            "[{\"location\": {\"latitude\": 1, \"longitude\": 2}},\n",
+            "{\"location\": {\"latitude\": 950000000, \"longitude\": 2}},\n",
+            "{\"location\": {\"latitude\": 3, \"longitude\": 4}}]"
+        ))
+        .err()
+        .unwrap();
+        assert!(
+            far.contains("entry 1 (line 2): latitude 950000000 is outside"),
+            "{far}"
+        );
+
+        let unknown = load_text(r#"[{"location": {"latitude": 1}, "nmae": "typo"}]"#)
+            .err()
+            .unwrap();
+        assert!(unknown.contains("unknown field `nmae`"), "{unknown}");
+        let trailing = load_text("[] []").err().unwrap();
+        assert!(trailing.contains("trailing"), "{trailing}");
     }
 }

@@ -96,7 +96,7 @@ fn a_note_without_a_location_is_an_invalid_argument() {
         .route_chat(vec![note("fine", 0, 0), note("fine again", 0, 0), nowhere])
         .collect();
     // grpcio's client reports an error status as soon as it arrives, so the reply to the second
-    // note, sent just before, may or may not be yielded first.
+    // note, sent just before, may or may not be yielded first; nothing comes after the error.
     let (last, before) = replies.split_last().unwrap();
     assert!(before.len() <= 1, "{replies:?}");
     for reply in before {

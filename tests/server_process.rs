@@ -11,22 +11,22 @@ use std::thread;
 use std::time::Duration;
 
 use common::TestServer;
-use common::process::ServerProcess;
+use common::process::start_server;
 use routeguide::client::RouteGuideClient;
 use routeguide::proto::{self, Point};
 use routeguide::server::ServerConfig;
 
 #[test]
 fn sigterm_stops_an_idle_server_with_exit_code_0() {
-    let mut server = ServerProcess::start(&[]);
-    let client = RouteGuideClient::connect(&server.addr);
+    let mut server = start_server(&[]);
+    let client = RouteGuideClient::connect(&server.addr());
     assert!(
         client
             .get_feature(proto::point(409_146_138, -746_188_906))
             .is_ok()
     );
-    server.terminate();
-    let status = server.wait_for_exit(Duration::from_secs(10));
+    server.terminate().unwrap();
+    let status = server.wait_for_exit(Duration::from_secs(10)).unwrap();
     assert_eq!(status.code(), Some(0));
     assert!(
         !server
@@ -38,36 +38,44 @@ fn sigterm_stops_an_idle_server_with_exit_code_0() {
 
 #[test]
 fn a_call_in_flight_at_sigterm_completes_within_the_grace_period() {
-    let mut server = ServerProcess::start(&["--grace", "10"]);
-    let client = RouteGuideClient::connect(&server.addr);
+    let mut server = start_server(&["--grace", "10"]);
+    let client = RouteGuideClient::connect(&server.addr());
     let (points_tx, points_rx) = mpsc::channel::<Point>();
     let pending = client.record_route_future(points_rx);
     points_tx.send(proto::point(1000, 1000)).unwrap();
     // Make sure the call has reached the server before the signal.
     assert!(client.get_feature(proto::point(0, 0)).is_ok());
-    server.terminate();
-    server.wait_for_log("shutting down");
+    server.terminate().unwrap();
+    server
+        .wait_for_log("shutting down", Duration::from_secs(10))
+        .unwrap();
     points_tx.send(proto::point(2000, 2000)).unwrap();
     drop(points_tx);
     let summary = pending.wait().expect("the call in flight finishes");
     assert_eq!(summary.get_point_count(), 2);
     assert_eq!(
-        server.wait_for_exit(Duration::from_secs(10)).code(),
+        server
+            .wait_for_exit(Duration::from_secs(10))
+            .unwrap()
+            .code(),
         Some(0)
     );
 }
 
 #[test]
 fn calls_still_running_after_the_grace_period_are_cancelled() {
-    let mut server = ServerProcess::start(&["--grace", "0.5"]);
-    let client = RouteGuideClient::connect(&server.addr);
+    let mut server = start_server(&["--grace", "0.5"]);
+    let client = RouteGuideClient::connect(&server.addr());
     let (points_tx, points_rx) = mpsc::channel::<Point>();
     let pending = client.record_route_future(points_rx);
     points_tx.send(proto::point(1000, 1000)).unwrap();
     assert!(client.get_feature(proto::point(0, 0)).is_ok());
-    server.terminate();
+    server.terminate().unwrap();
     assert_eq!(
-        server.wait_for_exit(Duration::from_secs(10)).code(),
+        server
+            .wait_for_exit(Duration::from_secs(10))
+            .unwrap()
+            .code(),
         Some(0)
     );
     assert!(pending.wait().is_err(), "the unfinished route was cut off");
@@ -99,7 +107,7 @@ fn a_malformed_database_names_the_file_and_the_line() {
             "far.json",
             r#"[{"location": {"latitude": 1, "longitude": 2}, "name": "a"},
                 {"location": {"latitude": 950000000, "longitude": 2}, "name": "b"}]"#,
-            "entry 1: latitude 950000000",
+            "entry 1 (line 2): latitude 950000000",
         ),
     ];
     for (name, text, problem) in cases {

@@ -5,6 +5,7 @@
 #![allow(dead_code)] // each test binary uses its own part of this
 
 pub mod process;
+pub mod raw;
 
 use std::path::PathBuf;
 use std::sync::Arc;

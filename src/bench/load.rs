@@ -1,0 +1,264 @@
+//! The load generator's scenarios: each drives one RPC against a running server through
+//! [`RouteGuideClient`] and reports what it measured. Server-side figures (CPU time) are the
+//! suite's business, not this module's.
+
+use std::time::{Duration, Instant};
+
+use futures::executor::block_on;
+use futures::future::join_all;
+use futures::{SinkExt, StreamExt, stream};
+use protobuf::Message;
+use serde::Serialize;
+
+use crate::client::{CallError, RouteGuideClient};
+use crate::proto::{self, Point, Rectangle, RouteNote};
+
+/// Latencies of many calls, summarised.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct LatencySummary {
+    pub p50_us: f64,
+    pub p99_us: f64,
+    pub max_us: f64,
+}
+
+impl LatencySummary {
+    pub fn of(mut latencies: Vec<Duration>) -> Self {
+        if latencies.is_empty() {
+            return LatencySummary::default();
+        }
+        latencies.sort_unstable();
+        let at = |q: f64| {
+            let index = ((latencies.len() - 1) as f64 * q).round() as usize;
+            latencies[index].as_secs_f64() * 1e6
+        };
+        LatencySummary {
+            p50_us: at(0.50),
+            p99_us: at(0.99),
+            max_us: at(1.0),
+        }
+    }
+}
+
+/// GetFeature under a fixed concurrency.
+#[derive(Clone, Debug, Serialize)]
+pub struct UnaryReport {
+    pub connections: usize,
+    pub in_flight_per_connection: usize,
+    pub calls: u64,
+    pub secs: f64,
+    pub calls_per_sec: f64,
+    pub latency: LatencySummary,
+}
+
+/// GetFeature from `connections` connections with `in_flight` calls outstanding on each, for
+/// `duration`, asking for the points of `points` in turn.
+pub fn unary(
+    addr: &str,
+    connections: usize,
+    in_flight: usize,
+    duration: Duration,
+    points: &[Point],
+) -> Result<UnaryReport, CallError> {
+    let clients: Vec<RouteGuideClient> = (0..connections)
+        .map(|_| RouteGuideClient::connect_separately(addr))
+        .collect();
+    let started = Instant::now();
+    let deadline = started + duration;
+    let workers = clients.iter().flat_map(|client| {
+        (0..in_flight).map(move |worker| async move {
+            let mut latencies = Vec::new();
+            let mut next = worker;
+            while Instant::now() < deadline {
+                let point = points[next % points.len()].clone();
+                next += in_flight;
+                let sent = Instant::now();
+                client.get_feature_future(point).await?;
+                latencies.push(sent.elapsed());
+            }
+            Ok::<_, CallError>(latencies)
+        })
+    });
+    let mut latencies = Vec::new();
+    for worker in block_on(join_all(workers)) {
+        latencies.extend(worker?);
+    }
+    let secs = started.elapsed().as_secs_f64();
+    Ok(UnaryReport {
+        connections,
+        in_flight_per_connection: in_flight,
+        calls: latencies.len() as u64,
+        secs,
+        calls_per_sec: latencies.len() as f64 / secs,
+        latency: LatencySummary::of(latencies),
+    })
+}
+
+/// One ListFeatures stream read to its end.
+#[derive(Clone, Debug, Serialize)]
+pub struct StreamReport {
+    pub features: u64,
+    pub bytes: u64,
+    pub secs: f64,
+    pub features_per_sec: f64,
+    pub mb_per_sec: f64,
+}
+
+/// Reads the whole of ListFeatures over `rectangle`, counting features and payload bytes.
+pub fn list_features(addr: &str, rectangle: Rectangle) -> Result<StreamReport, CallError> {
+    let client = RouteGuideClient::connect(addr).with_timeout(Duration::from_secs(600));
+    let started = Instant::now();
+    let (mut features, mut bytes) = (0_u64, 0_u64);
+    for feature in client.list_features(rectangle) {
+        features += 1;
+        bytes += u64::from(feature?.compute_size());
+    }
+    let secs = started.elapsed().as_secs_f64();
+    Ok(StreamReport {
+        features,
+        bytes,
+        secs,
+        features_per_sec: features as f64 / secs,
+        mb_per_sec: bytes as f64 / secs / 1e6,
+    })
+}
+
+/// The same ListFeatures query, one after the other.
+#[derive(Clone, Debug, Serialize)]
+pub struct QueryReport {
+    pub queries: u64,
+    pub features_per_query: f64,
+    pub latency: LatencySummary,
+}
+
+pub fn repeated_list_features(
+    addr: &str,
+    rectangle: &Rectangle,
+    queries: u64,
+) -> Result<QueryReport, CallError> {
+    let client = RouteGuideClient::connect(addr);
+    let mut latencies = Vec::new();
+    let mut features = 0_u64;
+    for _ in 0..queries {
+        let sent = Instant::now();
+        for feature in client.list_features(rectangle.clone()) {
+            feature?;
+            features += 1;
+        }
+        latencies.push(sent.elapsed());
+    }
+    Ok(QueryReport {
+        queries,
+        features_per_query: features as f64 / queries.max(1) as f64,
+        latency: LatencySummary::of(latencies),
+    })
+}
+
+/// One RecordRoute of many points.
+#[derive(Clone, Debug, Serialize)]
+pub struct RouteReport {
+    pub points: u64,
+    pub secs: f64,
+    pub points_per_sec: f64,
+}
+
+/// RecordRoute over `count` points cycling through `points`, sent as a stream (batched).
+pub fn record_route(addr: &str, points: &[Point], count: usize) -> Result<RouteReport, CallError> {
+    let client = RouteGuideClient::connect(addr).with_timeout(Duration::from_secs(600));
+    let route: Vec<Point> = points.iter().cycle().take(count).cloned().collect();
+    let started = Instant::now();
+    let summary = client.record_route_stream(stream::iter(route)).wait()?;
+    let secs = started.elapsed().as_secs_f64();
+    let received = u64::try_from(summary.get_point_count()).unwrap_or(0);
+    Ok(RouteReport {
+        points: received,
+        secs,
+        points_per_sec: received as f64 / secs,
+    })
+}
+
+/// Many RouteChat calls at once.
+#[derive(Clone, Debug, Serialize)]
+pub struct ChatReport {
+    pub chats: usize,
+    pub notes_per_chat: usize,
+    pub notes_sent: u64,
+    pub replies_expected: u64,
+    pub replies_received: u64,
+    pub secs: f64,
+    pub notes_per_sec: f64,
+    pub reply_latency: LatencySummary,
+}
+
+/// `chats` concurrent RouteChat calls over `connections` connections, each sending
+/// `notes_per_chat` notes in pairs at a location of its own: the second note of each pair gets the
+/// first back, and the time from sending it to receiving that reply is the reply latency.
+pub fn route_chat(
+    addr: &str,
+    connections: usize,
+    chats: usize,
+    notes_per_chat: usize,
+) -> Result<ChatReport, CallError> {
+    let clients: Vec<RouteGuideClient> = (0..connections.max(1))
+        .map(|_| RouteGuideClient::connect_separately(addr).with_timeout(Duration::from_secs(600)))
+        .collect();
+    let pairs = notes_per_chat / 2;
+    let started = Instant::now();
+    let chat_calls = (0..chats).map(|chat| {
+        let client = &clients[chat % clients.len()];
+        async move {
+            let (mut notes, outgoing) = futures::channel::mpsc::channel::<RouteNote>(2);
+            let mut received = client.route_chat_stream(outgoing);
+            let mut latencies = Vec::with_capacity(pairs);
+            let mut correct = 0_u64;
+            for pair in 0..pairs {
+                let at = chat_location(chat, pair);
+                let first = proto::route_note(at.clone(), format!("chat {chat} pair {pair} first"));
+                let second = proto::route_note(at, format!("chat {chat} pair {pair} second"));
+                let expected = first.get_message().to_string();
+                let _ = notes.send(first).await;
+                let sent = Instant::now();
+                let _ = notes.send(second).await;
+                match received.next().await {
+                    Some(Ok(reply)) => {
+                        latencies.push(sent.elapsed());
+                        if reply.get_message() == expected {
+                            correct += 1;
+                        }
+                    }
+                    Some(Err(e)) => return Err(e),
+                    None => break,
+                }
+            }
+            notes.close_channel();
+            while let Some(extra) = received.next().await {
+                extra?; // no reply is expected past the last pair
+            }
+            Ok((correct, latencies))
+        }
+    });
+    let mut latencies = Vec::new();
+    let mut replies_received = 0;
+    for chat in block_on(join_all(chat_calls)) {
+        let (correct, chat_latencies) = chat?;
+        replies_received += correct;
+        latencies.extend(chat_latencies);
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let notes_sent = (chats * pairs * 2) as u64;
+    Ok(ChatReport {
+        chats,
+        notes_per_chat: pairs * 2,
+        notes_sent,
+        replies_expected: (chats * pairs) as u64,
+        replies_received,
+        secs,
+        notes_per_sec: notes_sent as f64 / secs,
+        reply_latency: LatencySummary::of(latencies),
+    })
+}
+
+/// A location used by one pair of one chat only, so that each pair's second note gets exactly the
+/// first one back, whatever the server's chat scope.
+fn chat_location(chat: usize, pair: usize) -> Point {
+    proto::point(chat as i32, pair as i32)
+}

@@ -1,0 +1,168 @@
+//! A server running as a child process, as the benchmark suite and the tests start one: its port
+//! (read from its log), its log lines, and what the kernel says it used (CPU time, memory).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// A child process that serves RouteGuide and logs `(port N)` once it listens, as both
+/// `route_guide_server` and the interop suite's Python server do. Killed when dropped.
+pub struct ServerProcess {
+    child: Child,
+    port: u16,
+    log: mpsc::Receiver<String>,
+}
+
+impl ServerProcess {
+    /// Starts `command` (its standard error piped) and waits up to `limit` for it to listen.
+    pub fn start(mut command: Command, limit: Duration) -> Result<Self, String> {
+        let mut child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start {:?}: {e}", command.get_program()))?;
+        let stderr = BufReader::new(child.stderr.take().expect("stderr is piped"));
+        let (tx, log) = mpsc::channel();
+        thread::spawn(move || {
+            for line in stderr.lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut server = ServerProcess {
+            child,
+            port: 0,
+            log,
+        };
+        let listening = server.wait_for_log("(port ", limit)?;
+        server.port = listening
+            .split("(port ")
+            .nth(1)
+            .and_then(|rest| rest.split(')').next())
+            .and_then(|port| port.parse().ok())
+            .ok_or_else(|| format!("no port in the log line {listening:?}"))?;
+        Ok(server)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The first log line from now on that contains `text`, waiting up to `limit` for it.
+    pub fn wait_for_log(&mut self, text: &str, limit: Duration) -> Result<String, String> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.log.recv_timeout(left) {
+                Ok(line) if line.contains(text) => return Ok(line),
+                Ok(_) => continue,
+                Err(_) => {
+                    let status = self.child.try_wait().ok().flatten();
+                    return Err(match status {
+                        Some(status) => {
+                            format!("the server exited ({status}) before logging {text:?}")
+                        }
+                        None => format!("the server did not log {text:?} within {limit:?}"),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Every log line not read yet.
+    pub fn remaining_log(&mut self) -> Vec<String> {
+        self.log.try_iter().collect()
+    }
+
+    /// Sends SIGTERM, as a service manager would.
+    pub fn terminate(&self) -> Result<(), String> {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .map_err(|e| format!("cannot run kill: {e}"))?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!("kill -TERM {} failed", self.pid()))
+        }
+    }
+
+    /// Waits up to `limit` for the process to exit.
+    pub fn wait_for_exit(&mut self, limit: Duration) -> Result<ExitStatus, String> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().map_err(|e| e.to_string())? {
+                return Ok(status);
+            }
+            if Instant::now() >= deadline {
+                return Err(format!("the server did not exit within {limit:?}"));
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// User plus system CPU time the process has used so far (Linux: `/proc/PID/stat`).
+    pub fn cpu_time(&self) -> Result<Duration, String> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid()))
+            .map_err(|e| format!("cannot read the server's CPU time: {e}"))?;
+        // The fields after the command name, which is in parentheses and may hold spaces.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.split_whitespace().collect())
+            .unwrap_or_default();
+        // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+        let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
+        match (ticks(11), ticks(12)) {
+            (Some(user), Some(system)) => Ok(Duration::from_secs_f64(
+                (user + system) as f64 / clock_ticks_per_sec(),
+            )),
+            _ => Err(format!("unexpected /proc/{}/stat: {stat}", self.pid())),
+        }
+    }
+
+    /// Resident memory now and at its peak, in bytes (Linux: `/proc/PID/status`).
+    pub fn memory(&self) -> Result<(u64, u64), String> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .map_err(|e| format!("cannot read the server's memory use: {e}"))?;
+        let kib = |key: &str| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix(key))
+                .and_then(|rest| rest.split_whitespace().next())
+                .and_then(|n| n.parse::<u64>().ok())
+                .map(|n| n * 1024)
+                .ok_or_else(|| format!("no {key} in /proc/{}/status", self.pid()))
+        };
+        Ok((kib("VmRSS:")?, kib("VmHWM:")?))
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The kernel's clock ticks per second, in which `/proc` counts CPU time (100 on Linux unless
+/// `getconf` says otherwise).
+fn clock_ticks_per_sec() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8(out.stdout).ok())
+        .and_then(|text| text.trim().parse().ok())
+        .unwrap_or(100.0)
+}

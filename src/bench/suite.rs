@@ -1,0 +1,393 @@
+//! `make bench`: starts servers pinned to one CPU, runs the load scenarios from this process
+//! (pinned to the other by the Makefile), measures the server's CPU time per call from `/proc`,
+//! and prints a table (also written as JSON).
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::generate::write_database;
+use super::load;
+use super::process::ServerProcess;
+use crate::geo::{Bounds, Coordinates, MAX_LATITUDE_E7, MAX_LONGITUDE_E7};
+use crate::proto::{Point, Rectangle};
+use crate::random::SplitMix64;
+use crate::store::FeatureStore;
+
+/// What the suite runs, and where.
+pub struct SuiteConfig {
+    pub server_binary: PathBuf,
+    pub standard_db: PathBuf,
+    /// Where generated databases and the JSON report go.
+    pub work_dir: PathBuf,
+    /// Features in the large database.
+    pub big_features: usize,
+    /// How long each unary scenario runs.
+    pub unary_duration: Duration,
+    /// The CPU the servers are pinned to, when `taskset` is available.
+    pub server_cpu: Option<usize>,
+    /// The interop suite's Python server, to compare with: (python, script).
+    pub python_peer: Option<(PathBuf, PathBuf)>,
+}
+
+/// One line of the table.
+#[derive(Serialize)]
+struct Row {
+    scenario: String,
+    figure: String,
+    value: f64,
+    unit: &'static str,
+    target: String,
+}
+
+/// Runs every scenario, prints the table and writes it with the full reports as JSON.
+pub fn run(config: &SuiteConfig) -> Result<(), String> {
+    std::fs::create_dir_all(&config.work_dir).map_err(|e| e.to_string())?;
+    let mut rows = Vec::new();
+    let mut details = serde_json::Map::new();
+
+    let standard = FeatureStore::load(&config.standard_db).map_err(|e| e.to_string())?;
+    let standard_points = store_points(&standard);
+    progress("GetFeature on the standard 100 features");
+    let small_server = start_server(config, &config.standard_db)?;
+    let (latency_1x1, cpu_small) = unary_pair(config, &small_server, &standard_points)?;
+    rows.push(row(
+        "GetFeature, 100 features, 1x1",
+        "p50 latency",
+        latency_1x1.latency.p50_us,
+        "us",
+        "<= 80",
+    ));
+    rows.push(row(
+        "GetFeature, 100 features, 1x1",
+        "p99 latency",
+        latency_1x1.latency.p99_us,
+        "us",
+        "",
+    ));
+    rows.push(row(
+        "GetFeature, 100 features, 4x16",
+        "calls/s",
+        cpu_small.0.calls_per_sec,
+        "/s",
+        "",
+    ));
+    rows.push(row(
+        "GetFeature, 100 features, 4x16",
+        "server CPU per call",
+        cpu_small.1,
+        "us",
+        "<= 10",
+    ));
+    rows.push(row(
+        "GetFeature, 100 features, 4x16",
+        "p99 latency",
+        cpu_small.0.latency.p99_us,
+        "us",
+        "",
+    ));
+    details.insert("get_feature_100_1x1".into(), json!(latency_1x1));
+    details.insert(
+        "get_feature_100_4x16".into(),
+        json!({"report": cpu_small.0, "server_cpu_us_per_call": cpu_small.1}),
+    );
+    drop(small_server);
+
+    let big_db = big_database(config)?;
+    progress(&format!("loading {} features", config.big_features));
+    let started = Instant::now();
+    let big_server = start_server(config, &big_db)?;
+    let load_secs = started.elapsed().as_secs_f64();
+    let (rss, peak_rss) = big_server.memory()?;
+    rows.push(row(
+        "Load 1M-feature database",
+        "time to listening",
+        load_secs,
+        "s",
+        "< 2",
+    ));
+    rows.push(row(
+        "Load 1M-feature database",
+        "peak RSS",
+        peak_rss as f64 / 1e6,
+        "MB",
+        "< 250",
+    ));
+    details.insert(
+        "load_big".into(),
+        json!({"secs": load_secs, "rss_bytes": rss, "peak_rss_bytes": peak_rss}),
+    );
+
+    let big = FeatureStore::load(&big_db).map_err(|e| e.to_string())?;
+    let big_points = store_points(&big);
+    progress("GetFeature on the large database");
+    let (big_1x1, cpu_big) = unary_pair(config, &big_server, &big_points)?;
+    rows.push(row(
+        "GetFeature, 1M features, 1x1",
+        "p50 latency",
+        big_1x1.latency.p50_us,
+        "us",
+        "within 10% of 100",
+    ));
+    rows.push(row(
+        "GetFeature, 1M features, 4x16",
+        "server CPU per call",
+        cpu_big.1,
+        "us",
+        "within 10% of 100",
+    ));
+    details.insert("get_feature_1m_1x1".into(), json!(big_1x1));
+    details.insert(
+        "get_feature_1m_4x16".into(),
+        json!({"report": cpu_big.0, "server_cpu_us_per_call": cpu_big.1}),
+    );
+
+    progress("ListFeatures of the whole world");
+    let world = world_rectangle();
+    let whole = load::list_features(&big_server.addr(), world).map_err(|e| e.to_string())?;
+    rows.push(row(
+        "ListFeatures, whole world, 1M",
+        "features/s",
+        whole.features_per_sec,
+        "/s",
+        ">= 1,000,000",
+    ));
+    rows.push(row(
+        "ListFeatures, whole world, 1M",
+        "throughput",
+        whole.mb_per_sec,
+        "MB/s",
+        "",
+    ));
+    details.insert("list_world".into(), json!(whole));
+
+    progress("ListFeatures of a rectangle holding about 1,000 features");
+    let small_rect = rectangle_holding(1_000, big.len());
+    let queries = 200;
+    let cpu_before = big_server.cpu_time()?;
+    let small = load::repeated_list_features(&big_server.addr(), &small_rect, queries)
+        .map_err(|e| e.to_string())?;
+    let cpu_per_query = per_call_us(big_server.cpu_time()? - cpu_before, queries);
+    rows.push(row(
+        "ListFeatures, ~1,000 features",
+        "p50 latency",
+        small.latency.p50_us,
+        "us",
+        "",
+    ));
+    rows.push(row(
+        "ListFeatures, ~1,000 features",
+        "server CPU per query",
+        cpu_per_query,
+        "us",
+        "< 1000",
+    ));
+    details.insert(
+        "list_small".into(),
+        json!({"report": small, "server_cpu_us_per_query": cpu_per_query}),
+    );
+
+    progress("RecordRoute with 1,000,000 points");
+    let route = load::record_route(&big_server.addr(), &big_points, 1_000_000)
+        .map_err(|e| e.to_string())?;
+    rows.push(row(
+        "RecordRoute, 1M points",
+        "points/s",
+        route.points_per_sec,
+        "/s",
+        ">= 1,000,000",
+    ));
+    details.insert("record_route".into(), json!(route));
+
+    progress("RouteChat: 1,000 chats x 100 notes");
+    let chat = load::route_chat(&big_server.addr(), 4, 1_000, 100).map_err(|e| e.to_string())?;
+    rows.push(row(
+        "RouteChat, 1,000 x 100",
+        "notes/s",
+        chat.notes_per_sec,
+        "/s",
+        "",
+    ));
+    rows.push(row(
+        "RouteChat, 1,000 x 100",
+        "p99 reply latency",
+        chat.reply_latency.p99_us / 1000.0,
+        "ms",
+        "< 5",
+    ));
+    rows.push(row(
+        "RouteChat, 1,000 x 100",
+        "replies delivered",
+        chat.replies_received as f64 / chat.replies_expected.max(1) as f64 * 100.0,
+        "%",
+        "100",
+    ));
+    details.insert("route_chat".into(), json!(chat));
+    drop(big_server);
+
+    if let Some((python, script)) = &config.python_peer {
+        progress("GetFeature 4x16 on the Python peer server");
+        let mut command = pinned(config, python);
+        command.arg(script).arg("--db").arg(&config.standard_db);
+        let peer = ServerProcess::start(command, Duration::from_secs(60))?;
+        let (_, cpu_peer) = unary_pair(config, &peer, &standard_points)?;
+        rows.push(row(
+            "Python peer, 100 features, 4x16",
+            "calls/s",
+            cpu_peer.0.calls_per_sec,
+            "/s",
+            "",
+        ));
+        rows.push(row(
+            "Python peer, 100 features, 4x16",
+            "server CPU per call",
+            cpu_peer.1,
+            "us",
+            "",
+        ));
+        rows.push(row(
+            "routeguide vs Python peer",
+            "calls/s ratio",
+            cpu_small.0.calls_per_sec / cpu_peer.0.calls_per_sec,
+            "x",
+            "",
+        ));
+        details.insert(
+            "python_peer_4x16".into(),
+            json!({"report": cpu_peer.0, "server_cpu_us_per_call": cpu_peer.1}),
+        );
+    }
+
+    print_table(&rows);
+    let report = json!({"rows": rows, "details": Value::Object(details)});
+    let path = config.work_dir.join("results.json");
+    let file = File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::to_writer_pretty(BufWriter::new(file), &report).map_err(|e| e.to_string())?;
+    println!("\n(written to {})", path.display());
+    Ok(())
+}
+
+fn progress(what: &str) {
+    eprintln!("bench: {what} ...");
+}
+
+fn row(scenario: &str, figure: &str, value: f64, unit: &'static str, target: &str) -> Row {
+    Row {
+        scenario: scenario.into(),
+        figure: figure.into(),
+        value,
+        unit,
+        target: target.into(),
+    }
+}
+
+fn print_table(rows: &[Row]) {
+    println!(
+        "\n{:<34} {:<22} {:>14} {:<5} target",
+        "scenario", "figure", "value", "unit"
+    );
+    println!("{}", "-".repeat(92));
+    for r in rows {
+        println!(
+            "{:<34} {:<22} {:>14.2} {:<5} {}",
+            r.scenario, r.figure, r.value, r.unit, r.target
+        );
+    }
+}
+
+/// GetFeature at 1 connection x 1 call, then 4 x 16 with the server's CPU time per call.
+fn unary_pair(
+    config: &SuiteConfig,
+    server: &ServerProcess,
+    points: &[Point],
+) -> Result<(load::UnaryReport, (load::UnaryReport, f64)), String> {
+    let addr = server.addr();
+    // Warm up connections and caches; not measured.
+    load::unary(&addr, 1, 4, Duration::from_millis(300), points).map_err(|e| e.to_string())?;
+    let single =
+        load::unary(&addr, 1, 1, config.unary_duration, points).map_err(|e| e.to_string())?;
+    let cpu_before = server.cpu_time()?;
+    let loaded =
+        load::unary(&addr, 4, 16, config.unary_duration, points).map_err(|e| e.to_string())?;
+    let cpu_per_call = per_call_us(server.cpu_time()? - cpu_before, loaded.calls);
+    Ok((single, (loaded, cpu_per_call)))
+}
+
+fn per_call_us(cpu: Duration, calls: u64) -> f64 {
+    cpu.as_secs_f64() * 1e6 / calls.max(1) as f64
+}
+
+/// `program` under `taskset`, pinned to the server CPU when there is one.
+fn pinned(config: &SuiteConfig, program: &Path) -> Command {
+    match config.server_cpu {
+        Some(cpu) => {
+            let mut command = Command::new("taskset");
+            command.arg("-c").arg(cpu.to_string()).arg(program);
+            command
+        }
+        None => Command::new(program),
+    }
+}
+
+fn start_server(config: &SuiteConfig, db: &Path) -> Result<ServerProcess, String> {
+    let mut command = pinned(config, &config.server_binary);
+    command
+        .args(["--addr", "127.0.0.1:0", "--threads", "1", "--db"])
+        .arg(db)
+        .env("RUST_LOG", "info");
+    ServerProcess::start(command, Duration::from_secs(120))
+}
+
+/// The large database, generated once into the work directory.
+fn big_database(config: &SuiteConfig) -> Result<PathBuf, String> {
+    let path = config
+        .work_dir
+        .join(format!("generated-{}-seed1.json", config.big_features));
+    if !path.exists() {
+        progress(&format!(
+            "generating {} features into {}",
+            config.big_features,
+            path.display()
+        ));
+        let partial = path.with_extension("partial");
+        let file = File::create(&partial).map_err(|e| format!("{}: {e}", partial.display()))?;
+        write_database(BufWriter::new(file), config.big_features, 1).map_err(|e| e.to_string())?;
+        std::fs::rename(&partial, &path).map_err(|e| e.to_string())?;
+    }
+    Ok(path)
+}
+
+/// Every feature position of a store, as the points the load generator asks about.
+fn store_points(store: &FeatureStore) -> Vec<Point> {
+    let mut rng = SplitMix64::seeded(3);
+    let take = store.len().min(100_000);
+    (0..take)
+        .map(|_| store.position(rng.index(store.len())).to_point())
+        .collect()
+}
+
+fn world_rectangle() -> Rectangle {
+    let corner = |sign: i32| {
+        Coordinates::new(sign * MAX_LATITUDE_E7, sign * MAX_LONGITUDE_E7)
+            .expect("the limits are valid")
+    };
+    Bounds::from_corners(corner(-1), corner(1)).to_rectangle()
+}
+
+/// A rectangle near the equator expected to hold about `wanted` of `total` features spread
+/// uniformly over the world (as generated databases are).
+fn rectangle_holding(wanted: usize, total: usize) -> Rectangle {
+    let fraction = (wanted as f64 / total.max(1) as f64).min(1.0);
+    let half_lat = f64::from(MAX_LATITUDE_E7) * fraction.sqrt();
+    let half_lon = f64::from(MAX_LONGITUDE_E7) * fraction.sqrt();
+    let corner = |sign: f64| {
+        Coordinates::new((sign * half_lat) as i32, (sign * half_lon) as i32)
+            .expect("inside the world")
+    };
+    Bounds::from_corners(corner(-1.0), corner(1.0)).to_rectangle()
+}

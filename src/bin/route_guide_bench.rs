@@ -1,0 +1,91 @@
+//! `route_guide_bench`: generates large feature databases and measures a RouteGuide server.
+
+use std::io::{self, BufWriter};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use routeguide::bench::{generate, suite};
+
+/// Benchmarks for routeguide: `make bench` runs `suite`.
+#[derive(Parser)]
+#[command(version)]
+struct Flags {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Write a deterministic database of random features to standard output
+    GenDb {
+        /// How many features
+        #[arg(long, default_value_t = 1_000_000)]
+        features: usize,
+        /// The same seed gives the same database
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Start servers, run every scenario, print the table (and write it as JSON)
+    Suite {
+        /// The server binary to measure
+        #[arg(long, default_value = "target/debug/route_guide_server")]
+        server: PathBuf,
+        /// The standard database
+        #[arg(long, default_value = "data/route_guide_db.json")]
+        db: PathBuf,
+        /// Where generated databases and results.json go
+        #[arg(long, default_value = "target/bench")]
+        out: PathBuf,
+        /// Features in the large database
+        #[arg(long, default_value_t = 1_000_000)]
+        big_features: usize,
+        /// Seconds each unary scenario runs
+        #[arg(long, default_value_t = 5.0)]
+        unary_secs: f64,
+        /// Pin the servers to this CPU with taskset
+        #[arg(long)]
+        server_cpu: Option<usize>,
+        /// Python with grpcio, to run the interop suite's server as a peer to compare with
+        #[arg(long, requires = "peer_script")]
+        peer_python: Option<PathBuf>,
+        /// The Python peer server's script
+        #[arg(long, requires = "peer_python")]
+        peer_script: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let outcome = match Flags::parse().command {
+        Command::GenDb { features, seed } => {
+            generate::write_database(BufWriter::new(io::stdout().lock()), features, seed)
+                .map_err(|e| e.to_string())
+        }
+        Command::Suite {
+            server,
+            db,
+            out,
+            big_features,
+            unary_secs,
+            server_cpu,
+            peer_python,
+            peer_script,
+        } => suite::run(&suite::SuiteConfig {
+            server_binary: server,
+            standard_db: db,
+            work_dir: out,
+            big_features,
+            unary_duration: Duration::from_secs_f64(unary_secs),
+            server_cpu,
+            python_peer: peer_python.zip(peer_script),
+        }),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("route_guide_bench: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

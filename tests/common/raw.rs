@@ -1,0 +1,111 @@
+//! A client that sends raw bytes as RouteGuide requests, to see what the server does with messages
+//! that no well-behaved client would send.
+
+use std::io::Read;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::executor::block_on;
+use futures::{SinkExt, TryStreamExt};
+use grpcio::{
+    CallOption, ChannelBuilder, Client, EnvBuilder, GrpcSlice, Marshaller, MessageReader, Method,
+    MethodType, RpcStatusCode, WriteFlags,
+};
+
+fn ser(bytes: &Vec<u8>, buf: &mut GrpcSlice) -> grpcio::Result<()> {
+    *buf = GrpcSlice::from(bytes.as_slice());
+    Ok(())
+}
+
+fn de(mut reader: MessageReader) -> grpcio::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    reader
+        .read_to_end(&mut bytes)
+        .map_err(|e| grpcio::Error::Codec(Box::new(e)))?;
+    Ok(bytes)
+}
+
+const RAW: Marshaller<Vec<u8>> = Marshaller { ser, de };
+
+const fn method(ty: MethodType, name: &'static str) -> Method<Vec<u8>, Vec<u8>> {
+    Method {
+        ty,
+        name,
+        req_mar: RAW,
+        resp_mar: RAW,
+    }
+}
+
+pub const GET_FEATURE: Method<Vec<u8>, Vec<u8>> =
+    method(MethodType::Unary, "/routeguide.RouteGuide/GetFeature");
+pub const LIST_FEATURES: Method<Vec<u8>, Vec<u8>> = method(
+    MethodType::ServerStreaming,
+    "/routeguide.RouteGuide/ListFeatures",
+);
+pub const RECORD_ROUTE: Method<Vec<u8>, Vec<u8>> = method(
+    MethodType::ClientStreaming,
+    "/routeguide.RouteGuide/RecordRoute",
+);
+pub const ROUTE_CHAT: Method<Vec<u8>, Vec<u8>> =
+    method(MethodType::Duplex, "/routeguide.RouteGuide/RouteChat");
+
+/// How a raw call ended: the response messages, or the status code and message it failed with.
+pub type Outcome = Result<Vec<Vec<u8>>, (RpcStatusCode, String)>;
+
+pub struct RawClient {
+    client: Client,
+}
+
+impl RawClient {
+    pub fn connect(addr: &str) -> Self {
+        let env = Arc::new(EnvBuilder::new().cq_count(1).build());
+        RawClient {
+            client: Client::new(ChannelBuilder::new(env).connect(addr)),
+        }
+    }
+
+    fn option() -> CallOption {
+        CallOption::default().timeout(Duration::from_secs(10))
+    }
+
+    /// Sends `request` as the only message of a call to `method`, whatever kind of call it is.
+    pub fn call(&self, method: &Method<Vec<u8>, Vec<u8>>, request: Vec<u8>) -> Outcome {
+        let outcome = match method.ty {
+            MethodType::Unary => self
+                .client
+                .unary_call(method, &request, Self::option())
+                .map(|reply| vec![reply]),
+            MethodType::ServerStreaming => self
+                .client
+                .server_streaming(method, &request, Self::option())
+                .and_then(|replies| block_on(replies.try_collect())),
+            MethodType::ClientStreaming => {
+                self.client
+                    .client_streaming(method, Self::option())
+                    .and_then(|(mut sink, reply)| {
+                        block_on(async {
+                            // A send may fail once the server has refused the call; the reply
+                            // then carries its status.
+                            let _ = sink.send((request, WriteFlags::default())).await;
+                            let _ = sink.close().await;
+                            reply.await.map(|r| vec![r])
+                        })
+                    })
+            }
+            MethodType::Duplex => self
+                .client
+                .duplex_streaming(method, Self::option())
+                .and_then(|(mut sink, replies)| {
+                    block_on(async {
+                        let _ = sink.send((request, WriteFlags::default())).await;
+                        let _ = sink.close().await;
+                        replies.try_collect().await
+                    })
+                }),
+        };
+        outcome.map_err(|e| match e {
+            grpcio::Error::RpcFailure(status) => (status.code(), status.message().to_string()),
+            other => panic!("unexpected client-side error: {other}"),
+        })
+    }
+}
