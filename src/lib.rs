@@ -40,10 +40,20 @@ pub mod spatial;
 pub mod store;
 
 /// Sends `log` records to standard error through `env_logger` (`RUST_LOG` chooses what is shown;
-/// `default_level` applies when it is unset), and gRPC core's own logs along with them.
+/// `default_level` applies when it is unset), and gRPC core's own logs along with them: its
+/// warnings and errors always, its chatter (`grpc epoll fd: 5`) only at debug level.
 pub fn init_logging(default_level: &str) {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default_level))
         .format_timestamp_millis()
         .init();
+    // grpcio sets gRPC core's verbosity from the maximum level at the time of the call.
+    let ours = log::max_level();
+    let core = if ours >= log::LevelFilter::Debug {
+        ours
+    } else {
+        ours.min(log::LevelFilter::Warn)
+    };
+    log::set_max_level(core);
     grpcio::redirect_log();
+    log::set_max_level(ours);
 }

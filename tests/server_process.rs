@@ -12,9 +12,21 @@ use std::time::Duration;
 
 use common::TestServer;
 use common::process::start_server;
-use routeguide::client::RouteGuideClient;
-use routeguide::proto::{self, Point};
+use routeguide::client::{Pending, RouteGuideClient};
+use routeguide::proto::{self, Point, RouteSummary};
 use routeguide::server::ServerConfig;
+
+/// Opens a RecordRoute to `addr` and sends its first point; returns the way to send the rest and
+/// the summary to come, once the server has the call.
+fn open_route(addr: &str) -> (mpsc::Sender<Point>, Pending<RouteSummary>) {
+    let client = RouteGuideClient::connect(addr);
+    let (points_tx, points_rx) = mpsc::channel::<Point>();
+    let pending = client.record_route_future(points_rx);
+    points_tx.send(proto::point(1000, 1000)).unwrap();
+    // A later call on the same connection has been answered, so the route has reached the server.
+    assert!(client.get_feature(proto::point(0, 0)).is_ok());
+    (points_tx, pending)
+}
 
 #[test]
 fn sigterm_stops_an_idle_server_with_exit_code_0() {
@@ -39,12 +51,7 @@ fn sigterm_stops_an_idle_server_with_exit_code_0() {
 #[test]
 fn a_call_in_flight_at_sigterm_completes_within_the_grace_period() {
     let mut server = start_server(&["--grace", "10"]);
-    let client = RouteGuideClient::connect(&server.addr());
-    let (points_tx, points_rx) = mpsc::channel::<Point>();
-    let pending = client.record_route_future(points_rx);
-    points_tx.send(proto::point(1000, 1000)).unwrap();
-    // Make sure the call has reached the server before the signal.
-    assert!(client.get_feature(proto::point(0, 0)).is_ok());
+    let (points_tx, pending) = open_route(&server.addr());
     server.terminate().unwrap();
     server
         .wait_for_log("shutting down", Duration::from_secs(10))
@@ -65,11 +72,7 @@ fn a_call_in_flight_at_sigterm_completes_within_the_grace_period() {
 #[test]
 fn calls_still_running_after_the_grace_period_are_cancelled() {
     let mut server = start_server(&["--grace", "0.5"]);
-    let client = RouteGuideClient::connect(&server.addr());
-    let (points_tx, points_rx) = mpsc::channel::<Point>();
-    let pending = client.record_route_future(points_rx);
-    points_tx.send(proto::point(1000, 1000)).unwrap();
-    assert!(client.get_feature(proto::point(0, 0)).is_ok());
+    let (points_tx, pending) = open_route(&server.addr());
     server.terminate().unwrap();
     assert_eq!(
         server
