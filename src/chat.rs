@@ -2,8 +2,9 @@
 //!
 //! In [`ChatScope::Stream`] each call has a board of its own (as in the tutorial's server); in
 //! [`ChatScope::Shared`] every call posts to one board, so clients see each other's notes. Either
-//! way a board keeps at most `history_per_location` notes per location, dropping the oldest, so a
-//! client cannot make the server's memory grow without bound at one location.
+//! way a board keeps at most [`ChatLimits::history_per_location`] notes per location (dropping the
+//! oldest note) and at most [`ChatLimits::locations`] locations (dropping the location that was
+//! created first), so whatever clients send, a board holds at most `locations x history` notes.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -21,34 +22,68 @@ pub enum ChatScope {
     Shared,
 }
 
-/// The default number of notes kept per location.
-pub const DEFAULT_HISTORY_PER_LOCATION: usize = 1000;
+/// How much a chat board keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChatLimits {
+    /// Notes kept per location; the oldest goes first.
+    pub history_per_location: usize,
+    /// Locations kept; the one created first goes first, with its notes.
+    pub locations: usize,
+}
+
+impl Default for ChatLimits {
+    fn default() -> Self {
+        ChatLimits {
+            history_per_location: 1000,
+            locations: 10_000,
+        }
+    }
+}
 
 /// The notes left at each location, oldest first.
 #[derive(Debug)]
 pub struct ChatBoard {
-    history_per_location: usize,
+    limits: ChatLimits,
     notes: HashMap<Coordinates, VecDeque<RouteNote>>,
+    /// The locations of `notes`, in the order they were created.
+    created: VecDeque<Coordinates>,
 }
 
 impl ChatBoard {
-    /// A board keeping at most `history_per_location` notes per location (at least one).
-    pub fn new(history_per_location: usize) -> Self {
+    /// An empty board within `limits` (each at least one).
+    pub fn new(limits: ChatLimits) -> Self {
         ChatBoard {
-            history_per_location: history_per_location.max(1),
+            limits: ChatLimits {
+                history_per_location: limits.history_per_location.max(1),
+                locations: limits.locations.max(1),
+            },
             notes: HashMap::new(),
+            created: VecDeque::new(),
         }
     }
 
     /// Leaves `note` at `at` and returns the notes left there before it, oldest first.
     pub fn post(&mut self, at: Coordinates, note: RouteNote) -> Vec<RouteNote> {
+        if !self.notes.contains_key(&at) {
+            if self.created.len() == self.limits.locations
+                && let Some(oldest) = self.created.pop_front()
+            {
+                self.notes.remove(&oldest);
+            }
+            self.created.push_back(at);
+        }
         let history = self.notes.entry(at).or_default();
         let earlier = history.iter().cloned().collect();
-        if history.len() == self.history_per_location {
+        if history.len() == self.limits.history_per_location {
             history.pop_front();
         }
         history.push_back(note);
         earlier
+    }
+
+    /// How many locations hold notes.
+    pub fn locations(&self) -> usize {
+        self.notes.len()
     }
 }
 
@@ -78,23 +113,23 @@ impl ChatRoom {
 #[derive(Clone)]
 pub struct Chat {
     scope: ChatScope,
-    history_per_location: usize,
+    limits: ChatLimits,
     shared: Arc<Mutex<ChatBoard>>,
 }
 
 impl Chat {
-    pub fn new(scope: ChatScope, history_per_location: usize) -> Self {
+    pub fn new(scope: ChatScope, limits: ChatLimits) -> Self {
         Chat {
             scope,
-            history_per_location,
-            shared: Arc::new(Mutex::new(ChatBoard::new(history_per_location))),
+            limits,
+            shared: Arc::new(Mutex::new(ChatBoard::new(limits))),
         }
     }
 
     /// The room a new RouteChat call posts to.
     pub fn room(&self) -> ChatRoom {
         match self.scope {
-            ChatScope::Stream => ChatRoom::Private(ChatBoard::new(self.history_per_location)),
+            ChatScope::Stream => ChatRoom::Private(ChatBoard::new(self.limits)),
             ChatScope::Shared => ChatRoom::Shared(Arc::clone(&self.shared)),
         }
     }
@@ -110,13 +145,20 @@ mod tests {
         (at, proto::route_note(at.to_point(), message))
     }
 
+    fn limits(history_per_location: usize, locations: usize) -> ChatLimits {
+        ChatLimits {
+            history_per_location,
+            locations,
+        }
+    }
+
     fn messages(notes: &[RouteNote]) -> Vec<&str> {
         notes.iter().map(RouteNote::get_message).collect()
     }
 
     #[test]
     fn a_note_gets_back_the_earlier_notes_at_its_location_only() {
-        let mut board = ChatBoard::new(10);
+        let mut board = ChatBoard::new(limits(10, 100));
         let posts = [(0, "First"), (1, "Second"), (0, "Third"), (0, "Fourth")];
         let replies: Vec<Vec<RouteNote>> = posts
             .iter()
@@ -133,7 +175,7 @@ mod tests {
 
     #[test]
     fn history_per_location_drops_the_oldest() {
-        let mut board = ChatBoard::new(2);
+        let mut board = ChatBoard::new(limits(2, 100));
         for text in ["a", "b", "c"] {
             let (at, n) = note(0, text);
             board.post(at, n);
@@ -143,13 +185,30 @@ mod tests {
     }
 
     #[test]
+    fn the_location_created_first_is_dropped_beyond_the_limit() {
+        let mut board = ChatBoard::new(limits(10, 2));
+        for (lat, text) in [(1, "one"), (2, "two"), (1, "one again"), (3, "three")] {
+            let (at, n) = note(lat, text);
+            board.post(at, n);
+        }
+        assert_eq!(board.locations(), 2);
+        let (at, n) = note(1, "back at one");
+        assert!(
+            board.post(at, n).is_empty(),
+            "location 1 was dropped, notes and all"
+        );
+        let (at, n) = note(3, "three again");
+        assert_eq!(messages(&board.post(at, n)), ["three"]);
+    }
+
+    #[test]
     fn shared_rooms_see_each_other_and_stream_rooms_do_not() {
-        let shared = Chat::new(ChatScope::Shared, 10);
+        let shared = Chat::new(ChatScope::Shared, limits(10, 100));
         let (at, n) = note(7, "from A");
         shared.room().post(at, n.clone());
         assert_eq!(messages(&shared.room().post(at, n.clone())), ["from A"]);
 
-        let private = Chat::new(ChatScope::Stream, 10);
+        let private = Chat::new(ChatScope::Stream, limits(10, 100));
         private.room().post(at, n.clone());
         assert!(private.room().post(at, n).is_empty());
     }

@@ -9,10 +9,10 @@ use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::Duration;
 
-use grpcio::{EnvBuilder, Environment, ServerBuilder, ServerCredentials};
+use grpcio::{ChannelBuilder, EnvBuilder, Environment, ServerBuilder, ServerCredentials};
 use log::{info, warn};
 
-use crate::chat::{Chat, ChatScope, DEFAULT_HISTORY_PER_LOCATION};
+use crate::chat::{Chat, ChatLimits, ChatScope};
 use crate::proto::create_route_guide;
 use crate::service::RouteGuideService;
 use crate::store::{FeatureStore, LoadError};
@@ -23,6 +23,10 @@ pub const DEFAULT_ADDR: &str = "[::]:50051";
 pub const DEFAULT_DB_PATH: &str = "data/route_guide_db.json";
 /// How long calls in flight may run on after a shutdown begins, by default.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
+/// The largest request message accepted by default; larger ones get `RESOURCE_EXHAUSTED`.
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+/// How many calls one connection may have open at once by default.
+pub const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 1000;
 /// How long to wait for cancelled calls to wind up after the grace period.
 const CANCEL_WAIT: Duration = Duration::from_secs(2);
 
@@ -36,8 +40,12 @@ pub struct ServerConfig {
     /// Completion-queue threads: the pool that runs every handler.
     pub threads: usize,
     pub chat_scope: ChatScope,
-    /// Notes kept per location by RouteChat.
-    pub chat_history: usize,
+    /// What RouteChat keeps: notes per location, and locations.
+    pub chat_limits: ChatLimits,
+    /// The largest request message accepted; larger ones get `RESOURCE_EXHAUSTED`.
+    pub max_message_bytes: usize,
+    /// How many calls one connection may have open at once; more wait for a free slot.
+    pub max_concurrent_streams: u32,
     /// How long calls in flight may run on once shutdown begins before they are cancelled.
     pub grace: Duration,
 }
@@ -49,10 +57,17 @@ impl Default for ServerConfig {
             db_path: PathBuf::from(DEFAULT_DB_PATH),
             threads: default_threads(),
             chat_scope: ChatScope::default(),
-            chat_history: DEFAULT_HISTORY_PER_LOCATION,
+            chat_limits: ChatLimits::default(),
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            max_concurrent_streams: DEFAULT_MAX_CONCURRENT_STREAMS,
             grace: DEFAULT_GRACE,
         }
     }
+}
+
+/// gRPC takes its limits as `i32`; anything larger means "no practical limit".
+fn clamp_to_i32(value: usize) -> i32 {
+    i32::try_from(value).unwrap_or(i32::MAX)
 }
 
 /// One completion-queue thread per CPU.
@@ -80,8 +95,13 @@ impl RouteGuideServer {
                 .build(),
         );
         let service =
-            RouteGuideService::new(store, Chat::new(config.chat_scope, config.chat_history));
+            RouteGuideService::new(store, Chat::new(config.chat_scope, config.chat_limits));
+        let limits = ChannelBuilder::new(Arc::clone(&env))
+            .max_receive_message_len(clamp_to_i32(config.max_message_bytes))
+            .max_concurrent_stream(clamp_to_i32(config.max_concurrent_streams as usize))
+            .build_args();
         let mut server = ServerBuilder::new(Arc::clone(&env))
+            .channel_args(limits)
             .register_service(create_route_guide(service))
             .build()
             .map_err(ServerError::Grpc)?;

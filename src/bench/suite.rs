@@ -149,7 +149,16 @@ pub fn run(config: &SuiteConfig) -> Result<(), String> {
 
     progress("ListFeatures of the whole world");
     let world = world_rectangle();
+    let cpu_before = big_server.cpu_time()?;
     let whole = load::list_features(&big_server.addr(), world).map_err(|e| e.to_string())?;
+    let cpu_per_feature = per_call_us(big_server.cpu_time()? - cpu_before, whole.features);
+    rows.push(row(
+        "ListFeatures, whole world, 1M",
+        "server CPU per feature",
+        cpu_per_feature,
+        "us",
+        "",
+    ));
     rows.push(row(
         "ListFeatures, whole world, 1M",
         "features/s",
@@ -164,7 +173,10 @@ pub fn run(config: &SuiteConfig) -> Result<(), String> {
         "MB/s",
         "",
     ));
-    details.insert("list_world".into(), json!(whole));
+    details.insert(
+        "list_world".into(),
+        json!({"report": whole, "server_cpu_us_per_feature": cpu_per_feature}),
+    );
 
     progress("ListFeatures of a rectangle holding about 1,000 features");
     let small_rect = rectangle_holding(1_000, big.len());
@@ -193,8 +205,17 @@ pub fn run(config: &SuiteConfig) -> Result<(), String> {
     );
 
     progress("RecordRoute with 1,000,000 points");
+    let cpu_before = big_server.cpu_time()?;
     let route = load::record_route(&big_server.addr(), &big_points, 1_000_000)
         .map_err(|e| e.to_string())?;
+    let cpu_per_point = per_call_us(big_server.cpu_time()? - cpu_before, route.points);
+    rows.push(row(
+        "RecordRoute, 1M points",
+        "server CPU per point",
+        cpu_per_point,
+        "us",
+        "",
+    ));
     rows.push(row(
         "RecordRoute, 1M points",
         "points/s",
@@ -202,10 +223,22 @@ pub fn run(config: &SuiteConfig) -> Result<(), String> {
         "/s",
         ">= 1,000,000",
     ));
-    details.insert("record_route".into(), json!(route));
+    details.insert(
+        "record_route".into(),
+        json!({"report": route, "server_cpu_us_per_point": cpu_per_point}),
+    );
 
     progress("RouteChat: 1,000 chats x 100 notes");
+    let cpu_before = big_server.cpu_time()?;
     let chat = load::route_chat(&big_server.addr(), 4, 1_000, 100).map_err(|e| e.to_string())?;
+    let cpu_per_note = per_call_us(big_server.cpu_time()? - cpu_before, chat.notes_sent);
+    rows.push(row(
+        "RouteChat, 1,000 x 100",
+        "server CPU per note",
+        cpu_per_note,
+        "us",
+        "",
+    ));
     rows.push(row(
         "RouteChat, 1,000 x 100",
         "notes/s",

@@ -5,8 +5,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use routeguide::chat::{ChatScope, DEFAULT_HISTORY_PER_LOCATION};
-use routeguide::server::{self, DEFAULT_ADDR, DEFAULT_DB_PATH, ServerConfig};
+use routeguide::chat::{ChatLimits, ChatScope};
+use routeguide::server::{
+    self, DEFAULT_ADDR, DEFAULT_DB_PATH, DEFAULT_MAX_CONCURRENT_STREAMS, DEFAULT_MAX_MESSAGE_BYTES,
+    ServerConfig,
+};
 
 /// Serves the RouteGuide gRPC service (GetFeature, ListFeatures, RecordRoute, RouteChat) from a
 /// JSON feature database. Stops gracefully on SIGINT (Ctrl-C) or SIGTERM. RUST_LOG=debug logs every
@@ -33,8 +36,20 @@ struct Flags {
     chat_scope: ChatScope,
 
     /// Notes kept per location by RouteChat; the oldest is dropped beyond it
-    #[arg(long, default_value_t = DEFAULT_HISTORY_PER_LOCATION as u32, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = ChatLimits::default().history_per_location as u32, value_parser = clap::value_parser!(u32).range(1..))]
     chat_history: u32,
+
+    /// Locations kept by RouteChat; the one created first is dropped, with its notes, beyond it
+    #[arg(long, default_value_t = ChatLimits::default().locations as u32, value_parser = clap::value_parser!(u32).range(1..))]
+    chat_locations: u32,
+
+    /// The largest request message accepted, in bytes; larger ones get RESOURCE_EXHAUSTED
+    #[arg(long, default_value_t = DEFAULT_MAX_MESSAGE_BYTES as u32, value_parser = clap::value_parser!(u32).range(1..))]
+    max_message_bytes: u32,
+
+    /// How many calls one connection may have open at once; more wait for a free slot
+    #[arg(long, default_value_t = DEFAULT_MAX_CONCURRENT_STREAMS, value_parser = clap::value_parser!(u32).range(1..))]
+    max_concurrent_streams: u32,
 
     /// Seconds that calls in flight may run on after SIGINT/SIGTERM before they are cancelled
     #[arg(long, default_value_t = 5.0, value_parser = non_negative_secs)]
@@ -58,7 +73,12 @@ fn main() -> ExitCode {
             .threads
             .map_or_else(server::default_threads, usize::from),
         chat_scope: flags.chat_scope,
-        chat_history: flags.chat_history as usize,
+        chat_limits: ChatLimits {
+            history_per_location: flags.chat_history as usize,
+            locations: flags.chat_locations as usize,
+        },
+        max_message_bytes: flags.max_message_bytes as usize,
+        max_concurrent_streams: flags.max_concurrent_streams,
         grace: Duration::from_secs_f64(flags.grace),
     };
     let outcome = server::termination_signal().and_then(|signal| server::run(&config, signal));

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use routeguide::chat::ChatScope;
+use routeguide::chat::{ChatLimits, ChatScope};
 use routeguide::client::RouteGuideClient;
 use routeguide::server::{RouteGuideServer, ServerConfig};
 use routeguide::store::FeatureStore;
@@ -32,7 +32,10 @@ impl TestServer {
     pub fn start_shared_chat(history: usize) -> Self {
         let config = ServerConfig {
             chat_scope: ChatScope::Shared,
-            chat_history: history,
+            chat_limits: ChatLimits {
+                history_per_location: history,
+                ..ChatLimits::default()
+            },
             ..ServerConfig::default()
         };
         TestServer::start_with(config, standard_store())
