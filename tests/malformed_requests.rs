@@ -1,5 +1,5 @@
-//! Requests that cannot be decoded: each method refuses them with an error status, and the server
-//! goes on serving well-formed calls.
+//! Requests that cannot be decoded, or decode to nonsense: each method answers them with an error
+//! status or a correct result, never panics or hangs, and goes on serving well-formed calls.
 
 mod common;
 
@@ -8,6 +8,7 @@ use common::raw::{GET_FEATURE, LIST_FEATURES, RECORD_ROUTE, ROUTE_CHAT, RawClien
 use grpcio::RpcStatusCode;
 use protobuf::Message;
 use routeguide::proto::{self, Feature};
+use routeguide::random::SplitMix64;
 
 /// Bytes that are not a valid encoding of any RouteGuide message: a truncated varint, a field
 /// with an invalid wire type, and a length prefix far past the end of the message.
@@ -60,5 +61,104 @@ fn an_undecodable_streamed_message_is_named_in_the_status() {
             message.starts_with(&format!("{named}: cannot be decoded")),
             "{message}"
         );
+    }
+}
+
+/// Payloads no well-behaved client sends, drawn at random around valid messages: random bytes,
+/// truncated and bit-flipped valid messages, wrong wire types, huge length prefixes, and deeply
+/// nested unknown fields and groups.
+fn hostile_payload(rng: &mut SplitMix64, valid: &[Vec<u8>]) -> Vec<u8> {
+    let base = &valid[rng.index(valid.len())];
+    match rng.index(7) {
+        0 => (0..rng.index(64)).map(|_| rng.next_u64() as u8).collect(),
+        1 => base[..rng.index(base.len().max(1))].to_vec(),
+        2 => {
+            let mut flipped = base.clone();
+            if !flipped.is_empty() {
+                let at = rng.index(flipped.len());
+                flipped[at] ^= 1 << rng.index(8);
+            }
+            flipped
+        }
+        3 => {
+            // Field 1 or 2 with every wire type, including the reserved ones.
+            let tag = ((1 + rng.index(2)) << 3 | rng.index(8)) as u8;
+            vec![tag, 0x01, 0x02, 0x03]
+        }
+        4 => {
+            // A length prefix far beyond the message.
+            let mut huge = vec![0x12, 0xff, 0xff, 0xff, 0xff, 0x0f];
+            huge.extend_from_slice(base);
+            huge
+        }
+        5 => {
+            // Unknown length-delimited fields nested inside each other.
+            let mut nested = Vec::new();
+            for _ in 0..rng.index(200) {
+                let mut outer = vec![0x7a]; // field 15, length-delimited
+                outer.extend(varint(nested.len() as u64));
+                outer.extend(nested);
+                nested = outer;
+            }
+            nested
+        }
+        _ => {
+            // Deeply nested unknown groups (start and end group markers of field 15).
+            let depth = rng.index(5000);
+            let mut groups = vec![0x7b; depth];
+            groups.extend(std::iter::repeat_n(0x7c, depth));
+            groups
+        }
+    }
+}
+
+fn varint(mut value: u64) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    loop {
+        let low = (value & 0x7f) as u8;
+        value >>= 7;
+        if value == 0 {
+            bytes.push(low);
+            return bytes;
+        }
+        bytes.push(low | 0x80);
+    }
+}
+
+#[test]
+fn ten_thousand_hostile_payloads_per_method_leave_the_server_serving() {
+    let server = TestServer::start();
+    let raw = RawClient::connect(&server.addr);
+    let client = server.client();
+    let valid: Vec<Vec<u8>> = vec![
+        proto::point(409_146_138, -746_188_906)
+            .write_to_bytes()
+            .unwrap(),
+        proto::rectangle(proto::point(0, 0), proto::point(1, 1))
+            .write_to_bytes()
+            .unwrap(),
+        proto::route_note(proto::point(0, 0), "hello")
+            .write_to_bytes()
+            .unwrap(),
+    ];
+    let mut rng = SplitMix64::seeded(2024);
+    for method in [&GET_FEATURE, &LIST_FEATURES, &RECORD_ROUTE, &ROUTE_CHAT] {
+        let mut refused = 0;
+        for batch in 0..10 {
+            for _ in 0..1_000 {
+                // Either a decoded answer or an error status; a hang would hit the deadline and a
+                // panic on the server would show up below.
+                if raw.call(method, hostile_payload(&mut rng, &valid)).is_err() {
+                    refused += 1;
+                }
+            }
+            let answer = client.get_feature(proto::point(409_146_138, -746_188_906));
+            assert!(
+                answer.is_ok(),
+                "{} after batch {batch}: {answer:?}",
+                method.name
+            );
+        }
+        assert!(refused > 1_000, "{}: only {refused} refused", method.name);
     }
 }
