@@ -1,5 +1,6 @@
 //! The real server binary as a child process, on an ephemeral port of 127.0.0.1.
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -7,11 +8,30 @@ pub use routeguide::bench::process::ServerProcess;
 
 /// Starts `route_guide_server` on the standard database with `extra` flags; panics if it fails.
 pub fn start_server(extra: &[&str]) -> ServerProcess {
+    start_server_with_db(&super::standard_db_path(), extra)
+}
+
+/// Starts `route_guide_server` on `db` with `extra` flags; panics if it fails.
+pub fn start_server_with_db(db: &Path, extra: &[&str]) -> ServerProcess {
     let mut command = Command::new(env!("CARGO_BIN_EXE_route_guide_server"));
     command
         .args(["--addr", "127.0.0.1:0", "--db"])
-        .arg(super::standard_db_path())
+        .arg(db)
         .args(extra)
         .env("RUST_LOG", "info");
-    ServerProcess::start(command, Duration::from_secs(30)).expect("the server starts")
+    ServerProcess::start(command, Duration::from_secs(60)).expect("the server starts")
+}
+
+/// A generated database of `features` features (seed 1), written once into cargo's scratch
+/// folder for tests (`target/tmp`) and reused by later runs.
+pub fn generated_db(features: usize) -> PathBuf {
+    let path =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("generated-{features}-seed1.json"));
+    if !path.exists() {
+        let partial = path.with_extension(format!("partial-{:?}", std::thread::current().id()));
+        let file = std::io::BufWriter::new(std::fs::File::create(&partial).unwrap());
+        routeguide::bench::generate::write_database(file, features, 1).unwrap();
+        std::fs::rename(&partial, &path).unwrap();
+    }
+    path
 }
