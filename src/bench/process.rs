@@ -155,6 +155,24 @@ impl Drop for ServerProcess {
     }
 }
 
+impl ServerProcess {
+    /// How many threads the process runs (Linux: `/proc/PID/task`).
+    pub fn threads(&self) -> Result<usize, String> {
+        count_entries(&format!("/proc/{}/task", self.pid()))
+    }
+
+    /// How many file descriptors the process has open (Linux: `/proc/PID/fd`).
+    pub fn open_fds(&self) -> Result<usize, String> {
+        count_entries(&format!("/proc/{}/fd", self.pid()))
+    }
+}
+
+fn count_entries(dir: &str) -> Result<usize, String> {
+    std::fs::read_dir(dir)
+        .map(|entries| entries.count())
+        .map_err(|e| format!("cannot read {dir}: {e}"))
+}
+
 /// The kernel's clock ticks per second, in which `/proc` counts CPU time (100 on Linux unless
 /// `getconf` says otherwise).
 fn clock_ticks_per_sec() -> f64 {
