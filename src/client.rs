@@ -67,6 +67,9 @@ use grpcio::{
 use crate::proto::route_guide_grpc::RouteGuideClient as Stub;
 use crate::proto::{Feature, Point, Rectangle, RouteNote, RouteSummary};
 
+/// How many replies of a streaming call may wait for the reader before gRPC stops reading more.
+const REPLY_QUEUE: usize = 256;
+
 /// The deadline every call gets unless the client is told otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -206,13 +209,20 @@ impl RouteGuideClient {
             Ok(call) => call,
             Err(e) => return Pending::failed(failed.of(e)),
         };
-        self.pending(async move {
+        // Sending runs on gRPC's own thread, which wakes it after each write without a thread
+        // switch; the caller's thread only waits for the summary.
+        let (sent_tx, sent_rx) = futures::channel::oneshot::channel();
+        self.stub.spawn(async move {
             sink.enhance_batch(true);
             let mut points = Box::pin(points.map(|p| Ok((p, WriteFlags::default()))));
             let sent = match sink.send_all(&mut points).await {
                 Ok(()) => sink.close().await,
                 Err(e) => Err(e),
             };
+            let _ = sent_tx.send(sent);
+        });
+        self.pending(async move {
+            let sent = sent_rx.await.unwrap_or(Ok(()));
             finish(sent, summary, &failed).await
         })
     }
@@ -281,12 +291,26 @@ impl RouteGuideClient {
     }
 
     /// Replies to come, holding on to the channel for the same reason as [`Self::pending`].
-    fn replies<T>(
+    ///
+    /// The replies are read on gRPC's own thread and handed over through a bounded queue: the
+    /// reader's thread is woken only when it waits on an empty queue, not once per message, and
+    /// a reader that stops reading stops the forwarding (and so, through flow control, the server).
+    /// Dropping the stream cancels the call.
+    fn replies<T: Send + 'static>(
         &self,
         replies: impl Stream<Item = Result<T, CallError>> + Send + 'static,
     ) -> ReplyStream<T> {
+        let (mut queue, received) = futures::channel::mpsc::channel(REPLY_QUEUE);
+        self.stub.spawn(async move {
+            let mut replies = Box::pin(replies);
+            while let Some(reply) = replies.next().await {
+                if queue.send(reply).await.is_err() {
+                    break; // the reader is gone; dropping `replies` cancels the call
+                }
+            }
+        });
         ReplyStream {
-            replies: replies.boxed(),
+            replies: received.boxed(),
             ended: false,
             _channel: Some(self.stub.clone()),
         }
