@@ -19,7 +19,9 @@ export CMAKE_POLICY_VERSION_MINIMUM := 3.5
 
 INTEROP_VENV := $(TOOLS)/interop-venv
 
-.PHONY: build run-server run-client test rust-test interop bench lint clean prerequisites
+SOAK_SECS ?= 600
+
+.PHONY: build run-server run-client test rust-test interop bench soak lint clean prerequisites
 
 build: prerequisites
 	$(CARGO) build --bins
@@ -54,6 +56,10 @@ $(INTEROP_VENV)/.installed: tests/interop/requirements.txt
 bench: build $(INTEROP_VENV)/.installed
 	taskset -c 1 $(BIN)/route_guide_bench suite --server $(BIN)/route_guide_server --server-cpu 0 \
 		--peer-python $(INTEROP_VENV)/bin/python --peer-script tests/interop/route_guide_server.py
+
+## soak: mixed load over all four RPCs for SOAK_SECS seconds (default 600); not part of `make test`
+soak: build
+	taskset -c 1 $(BIN)/route_guide_bench soak --server $(BIN)/route_guide_server --server-cpu 0 --secs $(SOAK_SECS)
 
 ## lint: formatting and clippy, warnings as errors
 lint: prerequisites

@@ -265,7 +265,7 @@ pub fn run(config: &SuiteConfig) -> Result<(), String> {
 
     if let Some((python, script)) = &config.python_peer {
         progress("GetFeature 4x16 on the Python peer server");
-        let mut command = pinned(config, python);
+        let mut command = pinned(config.server_cpu, python);
         command.arg(script).arg("--db").arg(&config.standard_db);
         let peer = ServerProcess::start(command, Duration::from_secs(60))?;
         let (_, cpu_peer) = unary_pair(config, &peer, &standard_points)?;
@@ -355,9 +355,9 @@ fn per_call_us(cpu: Duration, calls: u64) -> f64 {
     cpu.as_secs_f64() * 1e6 / calls.max(1) as f64
 }
 
-/// `program` under `taskset`, pinned to the server CPU when there is one.
-fn pinned(config: &SuiteConfig, program: &Path) -> Command {
-    match config.server_cpu {
+/// `program` under `taskset`, pinned to `cpu` when there is one.
+fn pinned(cpu: Option<usize>, program: &Path) -> Command {
+    match cpu {
         Some(cpu) => {
             let mut command = Command::new("taskset");
             command.arg("-c").arg(cpu.to_string()).arg(program);
@@ -368,10 +368,26 @@ fn pinned(config: &SuiteConfig, program: &Path) -> Command {
 }
 
 fn start_server(config: &SuiteConfig, db: &Path) -> Result<ServerProcess, String> {
-    let mut command = pinned(config, &config.server_binary);
+    start_pinned_server(
+        &config.server_binary,
+        config.server_cpu,
+        db,
+        &["--threads", "1"],
+    )
+}
+
+/// `route_guide_server` on `db` and an ephemeral port, pinned to `cpu` when given.
+pub(super) fn start_pinned_server(
+    binary: &Path,
+    cpu: Option<usize>,
+    db: &Path,
+    extra: &[&str],
+) -> Result<ServerProcess, String> {
+    let mut command = pinned(cpu, binary);
     command
-        .args(["--addr", "127.0.0.1:0", "--threads", "1", "--db"])
+        .args(["--addr", "127.0.0.1:0", "--db"])
         .arg(db)
+        .args(extra)
         .env("RUST_LOG", "info");
     ServerProcess::start(command, Duration::from_secs(120))
 }

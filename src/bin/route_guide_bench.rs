@@ -6,9 +6,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use routeguide::bench::{generate, suite};
+use routeguide::bench::{generate, soak, suite};
 
-/// Benchmarks for routeguide: `make bench` runs `suite`.
+/// Benchmarks for routeguide: `make bench` runs `suite`, `make soak` runs `soak`.
 #[derive(Parser)]
 #[command(version)]
 struct Flags {
@@ -54,6 +54,28 @@ enum Command {
         #[arg(long, requires = "peer_python")]
         peer_script: Option<PathBuf>,
     },
+    /// Mixed load over all four RPCs for a long time; fails on any unexpected status or on
+    /// memory growth of 5% or more after warm-up
+    Soak {
+        /// The server binary to run
+        #[arg(long, default_value = "target/debug/route_guide_server")]
+        server: PathBuf,
+        /// The database it serves
+        #[arg(long, default_value = "data/route_guide_db.json")]
+        db: PathBuf,
+        /// How long, in seconds
+        #[arg(long, default_value_t = 600)]
+        secs: u64,
+        /// Client threads, each with a connection of its own
+        #[arg(long, default_value_t = 8)]
+        workers: usize,
+        /// Pin the server to this CPU with taskset
+        #[arg(long)]
+        server_cpu: Option<usize>,
+        /// Where soak.json goes
+        #[arg(long, default_value = "target/bench")]
+        out: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -79,6 +101,21 @@ fn main() -> ExitCode {
             unary_duration: Duration::from_secs_f64(unary_secs),
             server_cpu,
             python_peer: peer_python.zip(peer_script),
+        }),
+        Command::Soak {
+            server,
+            db,
+            secs,
+            workers,
+            server_cpu,
+            out,
+        } => soak::run(&soak::SoakConfig {
+            server_binary: server,
+            db,
+            duration: Duration::from_secs(secs),
+            workers,
+            server_cpu,
+            work_dir: out,
         }),
     };
     match outcome {
