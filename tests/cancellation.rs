@@ -1,12 +1,15 @@
 //! Clients that cancel, stop reading or vanish: the server stops the work, holds its memory, and
-//! keeps serving others. Runs the real server binary on a generated 1,000,000-feature database.
+//! keeps serving others. Runs the real server binary, on a generated 1,000,000-feature database
+//! where the amount of work matters.
 
 mod common;
 
+use std::io::Write;
+use std::process::{Command, Stdio};
 use std::thread;
 use std::time::Duration;
 
-use common::process::{generated_db, start_server_with_db};
+use common::process::{ServerProcess, generated_db, start_server_with_db};
 use routeguide::client::RouteGuideClient;
 use routeguide::proto;
 
@@ -61,4 +64,56 @@ fn a_client_that_never_reads_does_not_make_the_server_buffer() {
     assert!(other.get_feature(proto::point(0, 0)).is_ok());
     assert!(stalled.get_feature(proto::point(0, 0)).is_ok());
     drop(features);
+}
+
+/// A `route_guide_client` reading its notes or points from a pipe that stays open, killed with
+/// SIGKILL in the middle of its call: the server must end that call (and free what it held) on
+/// its own.
+fn vanishing_client(server: &ServerProcess, subcommand: &str, line: &str) {
+    let mut client = Command::new(env!("CARGO_BIN_EXE_route_guide_client"))
+        .args(["--addr", &server.addr(), subcommand, "--stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut input = client.stdin.take().unwrap();
+    for _ in 0..3 {
+        writeln!(input, "{line}").unwrap();
+    }
+    input.flush().unwrap();
+    thread::sleep(Duration::from_millis(300));
+    client.kill().unwrap();
+    client.wait().unwrap();
+}
+
+#[test]
+fn calls_of_a_client_that_vanished_end_on_the_server() {
+    // The server logs how each call ended at debug level.
+    let mut command = Command::new(env!("CARGO_BIN_EXE_route_guide_server"));
+    command
+        .args(["--addr", "127.0.0.1:0", "--db"])
+        .arg(common::standard_db_path())
+        .env("RUST_LOG", "routeguide=debug");
+    let mut server = ServerProcess::start(command, Duration::from_secs(30)).unwrap();
+
+    vanishing_client(
+        &server,
+        "route-chat",
+        r#"{"location": {"latitude": 1, "longitude": 1}, "message": "hi"}"#,
+    );
+    let ended = server
+        .wait_for_log("RouteChat from", Duration::from_secs(10))
+        .unwrap();
+    assert!(ended.contains("client went away"), "{ended}");
+
+    vanishing_client(
+        &server,
+        "record-route",
+        r#"{"latitude": 1, "longitude": 1}"#,
+    );
+    let ended = server
+        .wait_for_log("RecordRoute from", Duration::from_secs(10))
+        .unwrap();
+    assert!(ended.contains("client went away"), "{ended}");
 }
