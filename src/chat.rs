@@ -3,8 +3,10 @@
 //! In [`ChatScope::Stream`] each call has a board of its own (as in the tutorial's server); in
 //! [`ChatScope::Shared`] every call posts to one board, so clients see each other's notes. Either
 //! way a board keeps at most [`ChatLimits::history_per_location`] notes per location (dropping the
-//! oldest note) and at most [`ChatLimits::locations`] locations (dropping the location that was
-//! created first), so whatever clients send, a board holds at most `locations x history` notes.
+//! oldest note), at most [`ChatLimits::locations`] locations (dropping the location that was
+//! created first) and at most [`ChatLimits::max_bytes`] of notes (dropping whole locations, oldest
+//! first, then the oldest notes of the current one), so whatever clients send, a board's memory is
+//! bounded. Notes are shared (`Arc`), so handing the earlier ones to a call copies pointers only.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -29,6 +31,8 @@ pub struct ChatLimits {
     pub history_per_location: usize,
     /// Locations kept; the one created first goes first, with its notes.
     pub locations: usize,
+    /// Bytes of notes kept (message text plus a fixed overhead per note).
+    pub max_bytes: usize,
 }
 
 impl Default for ChatLimits {
@@ -36,6 +40,7 @@ impl Default for ChatLimits {
         ChatLimits {
             history_per_location: 1000,
             locations: 10_000,
+            max_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -44,9 +49,16 @@ impl Default for ChatLimits {
 #[derive(Debug)]
 pub struct ChatBoard {
     limits: ChatLimits,
-    notes: HashMap<Coordinates, VecDeque<RouteNote>>,
+    notes: HashMap<Coordinates, VecDeque<Arc<RouteNote>>>,
     /// The locations of `notes`, in the order they were created.
     created: VecDeque<Coordinates>,
+    /// What the notes weigh, by [`weight`].
+    bytes: usize,
+}
+
+/// What a note is counted as against [`ChatLimits::max_bytes`]: its text and a fixed overhead.
+fn weight(note: &RouteNote) -> usize {
+    note.get_message().len() + 64
 }
 
 impl ChatBoard {
@@ -56,29 +68,61 @@ impl ChatBoard {
             limits: ChatLimits {
                 history_per_location: limits.history_per_location.max(1),
                 locations: limits.locations.max(1),
+                max_bytes: limits.max_bytes,
             },
             notes: HashMap::new(),
             created: VecDeque::new(),
+            bytes: 0,
         }
     }
 
     /// Leaves `note` at `at` and returns the notes left there before it, oldest first.
-    pub fn post(&mut self, at: Coordinates, note: RouteNote) -> Vec<RouteNote> {
+    pub fn post(&mut self, at: Coordinates, note: RouteNote) -> Vec<Arc<RouteNote>> {
         if !self.notes.contains_key(&at) {
-            if self.created.len() == self.limits.locations
-                && let Some(oldest) = self.created.pop_front()
-            {
-                self.notes.remove(&oldest);
+            if self.created.len() == self.limits.locations {
+                self.drop_oldest_location();
             }
             self.created.push_back(at);
         }
         let history = self.notes.entry(at).or_default();
         let earlier = history.iter().cloned().collect();
-        if history.len() == self.limits.history_per_location {
-            history.pop_front();
+        if history.len() == self.limits.history_per_location
+            && let Some(dropped) = history.pop_front()
+        {
+            self.bytes -= weight(&dropped);
         }
-        history.push_back(note);
+        self.bytes += weight(&note);
+        history.push_back(Arc::new(note));
+        self.keep_within_bytes(at);
         earlier
+    }
+
+    /// Drops whole locations, oldest first, then the oldest notes at `at`, until the notes fit in
+    /// the byte budget. The note just posted at `at` always stays.
+    fn keep_within_bytes(&mut self, at: Coordinates) {
+        while self.bytes > self.limits.max_bytes {
+            if self.created.front().is_some_and(|&oldest| oldest != at) {
+                self.drop_oldest_location();
+                continue;
+            }
+            let Some(history) = self.notes.get_mut(&at) else {
+                return;
+            };
+            if history.len() <= 1 {
+                return;
+            }
+            if let Some(dropped) = history.pop_front() {
+                self.bytes -= weight(&dropped);
+            }
+        }
+    }
+
+    fn drop_oldest_location(&mut self) {
+        if let Some(oldest) = self.created.pop_front()
+            && let Some(history) = self.notes.remove(&oldest)
+        {
+            self.bytes -= history.iter().map(|n| weight(n)).sum::<usize>();
+        }
     }
 
     /// How many locations hold notes.
@@ -96,7 +140,7 @@ pub enum ChatRoom {
 impl ChatRoom {
     /// Leaves `note` at `at` and returns the notes left there before it, oldest first. The shared
     /// board's lock is held only while copying, never while sending.
-    pub fn post(&mut self, at: Coordinates, note: RouteNote) -> Vec<RouteNote> {
+    pub fn post(&mut self, at: Coordinates, note: RouteNote) -> Vec<Arc<RouteNote>> {
         match self {
             ChatRoom::Private(board) => board.post(at, note),
             ChatRoom::Shared(board) => board
@@ -149,18 +193,19 @@ mod tests {
         ChatLimits {
             history_per_location,
             locations,
+            ..ChatLimits::default()
         }
     }
 
-    fn messages(notes: &[RouteNote]) -> Vec<&str> {
-        notes.iter().map(RouteNote::get_message).collect()
+    fn messages(notes: &[Arc<RouteNote>]) -> Vec<&str> {
+        notes.iter().map(|n| n.get_message()).collect()
     }
 
     #[test]
     fn a_note_gets_back_the_earlier_notes_at_its_location_only() {
         let mut board = ChatBoard::new(limits(10, 100));
         let posts = [(0, "First"), (1, "Second"), (0, "Third"), (0, "Fourth")];
-        let replies: Vec<Vec<RouteNote>> = posts
+        let replies: Vec<Vec<Arc<RouteNote>>> = posts
             .iter()
             .map(|&(lat, text)| {
                 let (at, n) = note(lat, text);
@@ -199,6 +244,32 @@ mod tests {
         );
         let (at, n) = note(3, "three again");
         assert_eq!(messages(&board.post(at, n)), ["three"]);
+    }
+
+    #[test]
+    fn the_byte_budget_drops_old_locations_then_old_notes() {
+        // Each note weighs its text plus 64 bytes: 74 for a ten-letter text.
+        let mut board = ChatBoard::new(ChatLimits {
+            max_bytes: 3 * 74,
+            ..limits(100, 100)
+        });
+        for (lat, text) in [(1, "first at 1"), (2, "first at 2"), (2, "again at 2")] {
+            let (at, n) = note(lat, text);
+            board.post(at, n);
+        }
+        // A fourth note: location 1, created first, goes to make room.
+        let (at, n) = note(2, "third at 2");
+        assert_eq!(messages(&board.post(at, n)), ["first at 2", "again at 2"]);
+        assert_eq!(board.locations(), 1);
+        // Only location 2 is left: its oldest notes go, the new one stays.
+        let (at, n) = note(2, "fourth at 2");
+        assert_eq!(
+            messages(&board.post(at, n)),
+            ["first at 2", "again at 2", "third at 2"]
+        );
+        // That post made room by dropping the two oldest notes at 2.
+        let (at, n) = note(2, "fifth at 2");
+        assert_eq!(messages(&board.post(at, n)), ["third at 2", "fourth at 2"]);
     }
 
     #[test]

@@ -57,7 +57,7 @@ use std::thread;
 use std::time::Duration;
 
 use futures::executor::{block_on, block_on_stream};
-use futures::future::BoxFuture;
+use futures::future::{AbortHandle, Abortable, BoxFuture, FutureExt};
 use futures::stream::{BoxStream, Stream, StreamExt, TryStreamExt};
 use futures::{SinkExt, TryFutureExt};
 use grpcio::{
@@ -130,7 +130,7 @@ impl RouteGuideClient {
     pub fn get_feature_future(&self, point: Point) -> Pending<Feature> {
         let failed = self.failure("GetFeature");
         match self.stub.get_feature_async_opt(&point, self.call_option()) {
-            Ok(answer) => self.pending(answer.map_err(move |e| failed.of(e))),
+            Ok(answer) => self.pending(answer.map_err(move |e| failed.of(e)), self.guard()),
             Err(e) => Pending::failed(failed.of(e)),
         }
     }
@@ -148,7 +148,7 @@ impl RouteGuideClient {
     pub fn list_features_stream(&self, rectangle: Rectangle) -> ReplyStream<Feature> {
         let failed = self.failure("ListFeatures");
         match self.stub.list_features_opt(&rectangle, self.call_option()) {
-            Ok(features) => self.replies(features.map_err(move |e| failed.of(e))),
+            Ok(features) => self.replies(features.map_err(move |e| failed.of(e)), self.guard()),
             Err(e) => ReplyStream::failed(failed.of(e)),
         }
     }
@@ -179,27 +179,22 @@ impl RouteGuideClient {
         I::IntoIter: Send + 'static,
     {
         let failed = self.failure("RecordRoute");
-        let (mut sink, summary) = match self.stub.record_route_opt(self.call_option()) {
+        let (sink, summary) = match self.stub.record_route_opt(self.call_option()) {
             Ok(call) => call,
             Err(e) => return Pending::failed(failed.of(e)),
         };
-        let points = points.into_iter();
-        let sending = thread::Builder::new()
-            .name("routeguide-record-route".into())
-            .spawn(move || {
-                if block_on(send_each(&mut sink, points)).is_err() {
-                    // The server's status, through `summary`, says why; make sure it comes.
-                    sink.cancel();
-                }
-            });
-        if let Err(e) = sending {
-            return Pending::failed(failed.local(format!("cannot start a sending thread: {e}")));
+        let mut guard = self.guard();
+        if let Err(e) = guard.send_from_thread(sink, points.into_iter(), "routeguide-record-route")
+        {
+            return Pending::failed(failed.local(e));
         }
-        self.pending(summary.map_err(move |e| failed.of(e)))
+        self.pending(summary.map_err(move |e| failed.of(e)), guard)
     }
 
     /// RecordRoute from a stream of points: the points are sent as the stream yields them, in
-    /// batches when several are ready at once.
+    /// batches when several are ready at once. The stream is polled on gRPC's own thread, so it
+    /// must not block (an iterator that may block goes to [`Self::record_route_future`]); the
+    /// answer comes as soon as the call ends, even if the stream never does.
     pub fn record_route_stream<S>(&self, points: S) -> Pending<RouteSummary>
     where
         S: Stream<Item = Point> + Send + 'static,
@@ -209,22 +204,10 @@ impl RouteGuideClient {
             Ok(call) => call,
             Err(e) => return Pending::failed(failed.of(e)),
         };
-        // Sending runs on gRPC's own thread, which wakes it after each write without a thread
-        // switch; the caller's thread only waits for the summary.
-        let (sent_tx, sent_rx) = futures::channel::oneshot::channel();
-        self.stub.spawn(async move {
-            sink.enhance_batch(true);
-            let mut points = Box::pin(points.map(|p| Ok((p, WriteFlags::default()))));
-            let sent = match sink.send_all(&mut points).await {
-                Ok(()) => sink.close().await,
-                Err(e) => Err(e),
-            };
-            let _ = sent_tx.send(sent);
-        });
-        self.pending(async move {
-            let sent = sent_rx.await.unwrap_or(Ok(()));
-            finish(sent, summary, &failed).await
-        })
+        sink.enhance_batch(true);
+        let mut guard = self.guard();
+        guard.send_from_grpc_thread(sink, points);
+        self.pending(summary.map_err(move |e| failed.of(e)), guard)
     }
 
     /// RouteChat, sync: sends the notes from a thread of its own while the returned iterator yields
@@ -239,17 +222,11 @@ impl RouteGuideClient {
     {
         let failed = self.failure("RouteChat");
         let replies = match self.stub.route_chat_opt(self.call_option()) {
-            Ok((mut sink, replies)) => {
-                let notes = notes.into_iter();
-                // Errors while sending also end the call, and surface through `replies`.
-                let sending = thread::Builder::new()
-                    .name("routeguide-route-chat".into())
-                    .spawn(move || block_on(send_each(&mut sink, notes)));
-                match sending {
-                    Ok(_) => self.replies(replies.map_err(move |e| failed.of(e))),
-                    Err(e) => ReplyStream::failed(
-                        failed.local(format!("cannot start a sending thread: {e}")),
-                    ),
+            Ok((sink, replies)) => {
+                let mut guard = self.guard();
+                match guard.send_from_thread(sink, notes.into_iter(), "routeguide-route-chat") {
+                    Ok(()) => self.replies(replies.map_err(move |e| failed.of(e)), guard),
+                    Err(e) => ReplyStream::failed(failed.local(e)),
                 }
             }
             Err(e) => ReplyStream::failed(failed.of(e)),
@@ -258,50 +235,56 @@ impl RouteGuideClient {
     }
 
     /// RouteChat, future: sends the notes of `notes` as it yields them and returns the replies as
-    /// a stream; both directions run at the same time.
+    /// a stream; both directions run at the same time. The notes' stream is polled on gRPC's own
+    /// thread, so it must not block (an iterator that may block goes to [`Self::route_chat`]).
     pub fn route_chat_stream<S>(&self, notes: S) -> ReplyStream<RouteNote>
     where
         S: Stream<Item = RouteNote> + Send + 'static,
     {
         let failed = self.failure("RouteChat");
-        let (mut sink, replies) = match self.stub.route_chat_opt(self.call_option()) {
+        let (sink, replies) = match self.stub.route_chat_opt(self.call_option()) {
             Ok(call) => call,
             Err(e) => return ReplyStream::failed(failed.of(e)),
         };
-        self.stub.spawn(async move {
-            let mut notes = Box::pin(notes.map(|n| Ok((n, WriteFlags::default()))));
-            // Errors while sending also end the call, and surface through `replies`.
-            if sink.send_all(&mut notes).await.is_ok() {
-                let _ = sink.close().await;
-            }
-        });
-        self.replies(replies.map_err(move |e| failed.of(e)))
+        let mut guard = self.guard();
+        guard.send_from_grpc_thread(sink, notes);
+        self.replies(replies.map_err(move |e| failed.of(e)), guard)
     }
 
-    /// An answer to come. It holds on to the channel: grpcio cancels every call of a channel when
-    /// the channel's last handle is dropped, and the caller may well drop the client first.
-    fn pending<T>(
-        &self,
-        answer: impl Future<Output = Result<T, CallError>> + Send + 'static,
-    ) -> Pending<T> {
-        Pending {
-            answer: Box::pin(answer),
-            _channel: Some(self.stub.clone()),
+    /// What keeps a call alive while its caller holds the answer; see [`CallGuard`].
+    fn guard(&self) -> CallGuard {
+        CallGuard {
+            stub: self.stub.clone(),
+            parked: Vec::new(),
+            tasks: Vec::new(),
         }
     }
 
-    /// Replies to come, holding on to the channel for the same reason as [`Self::pending`].
+    /// An answer to come, with what must live as long as the caller holds it.
+    fn pending<T>(
+        &self,
+        answer: impl Future<Output = Result<T, CallError>> + Send + 'static,
+        guard: CallGuard,
+    ) -> Pending<T> {
+        Pending {
+            answer: Box::pin(answer),
+            _guard: Some(guard),
+        }
+    }
+
+    /// Replies to come, with what must live as long as the caller reads them.
     ///
     /// The replies are read on gRPC's own thread and handed over through a bounded queue: the
-    /// reader's thread is woken only when it waits on an empty queue, not once per message, and
-    /// a reader that stops reading stops the forwarding (and so, through flow control, the server).
-    /// Dropping the stream cancels the call.
+    /// reader's thread is woken only when it waits on an empty queue, not once per message, and a
+    /// reader that stops reading stops the forwarding (and so, through flow control, the server).
+    /// Dropping the stream stops the forwarding at once, which cancels the call.
     fn replies<T: Send + 'static>(
         &self,
         replies: impl Stream<Item = Result<T, CallError>> + Send + 'static,
+        mut guard: CallGuard,
     ) -> ReplyStream<T> {
         let (mut queue, received) = futures::channel::mpsc::channel(REPLY_QUEUE);
-        self.stub.spawn(async move {
+        guard.spawn(async move {
             let mut replies = Box::pin(replies);
             while let Some(reply) = replies.next().await {
                 if queue.send(reply).await.is_err() {
@@ -312,7 +295,7 @@ impl RouteGuideClient {
         ReplyStream {
             replies: received.boxed(),
             ended: false,
-            _channel: Some(self.stub.clone()),
+            _guard: Some(guard),
         }
     }
 
@@ -333,6 +316,85 @@ impl RouteGuideClient {
 fn client_environment() -> Arc<Environment> {
     static ENV: OnceLock<Arc<Environment>> = OnceLock::new();
     Arc::clone(ENV.get_or_init(|| Arc::new(Environment::new(1))))
+}
+
+/// What must live as long as the caller holds a call's answer or replies:
+///
+/// * the channel: grpcio cancels every call of a channel whose last handle is dropped, and the
+///   caller may well drop the client first;
+/// * the sending side, once it is done: dropping it cancels the call, which could replace the
+///   server's status (say `INVALID_ARGUMENT`) with `CANCELLED` before the caller has read it;
+/// * the tasks that feed or drain the call on gRPC's thread, which are stopped when the caller
+///   lets go (so a dropped reply stream cancels its call at once).
+struct CallGuard {
+    stub: Stub,
+    parked: Vec<futures::channel::oneshot::Receiver<Box<dyn Send>>>,
+    tasks: Vec<AbortHandle>,
+}
+
+impl CallGuard {
+    /// Runs `task` on gRPC's thread until it ends or the guard is dropped.
+    fn spawn(&mut self, task: impl Future<Output = ()> + Send + 'static) {
+        let (handle, registration) = AbortHandle::new_pair();
+        self.stub
+            .spawn(Abortable::new(task, registration).map(drop));
+        self.tasks.push(handle);
+    }
+
+    /// A place where a sending side can leave its sink when it is done.
+    fn parking(&mut self) -> futures::channel::oneshot::Sender<Box<dyn Send>> {
+        let (park, parked) = futures::channel::oneshot::channel();
+        self.parked.push(parked);
+        park
+    }
+
+    /// Sends the items of a (possibly blocking) iterator from a thread of its own, one by one.
+    fn send_from_thread<T, I>(
+        &mut self,
+        mut sink: StreamingCallSink<T>,
+        items: I,
+        name: &str,
+    ) -> Result<(), String>
+    where
+        T: Send + 'static,
+        I: Iterator<Item = T> + Send + 'static,
+    {
+        let park = self.parking();
+        thread::Builder::new()
+            .name(name.into())
+            .spawn(move || {
+                // A failed send means the call is over; its status comes through the answer.
+                let _ = block_on(send_each(&mut sink, items));
+                let _ = park.send(Box::new(sink));
+            })
+            .map(drop)
+            .map_err(|e| format!("cannot start a sending thread: {e}"))
+    }
+
+    /// Sends the items of a (non-blocking) stream from gRPC's thread, batching those that are
+    /// ready together.
+    fn send_from_grpc_thread<T, S>(&mut self, mut sink: StreamingCallSink<T>, items: S)
+    where
+        T: Send + 'static,
+        S: Stream<Item = T> + Send + 'static,
+    {
+        let park = self.parking();
+        self.spawn(async move {
+            let mut items = Box::pin(items.map(|item| Ok((item, WriteFlags::default()))));
+            if sink.send_all(&mut items).await.is_ok() {
+                let _ = sink.close().await;
+            }
+            let _ = park.send(Box::new(sink));
+        });
+    }
+}
+
+impl Drop for CallGuard {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
 }
 
 /// Sends each item on its own (flushed at once, since the next item may take a while to come),
@@ -388,7 +450,7 @@ impl Failure {
 #[must_use = "the answer is lost unless awaited or waited for"]
 pub struct Pending<T> {
     answer: BoxFuture<'static, Result<T, CallError>>,
-    _channel: Option<Stub>,
+    _guard: Option<CallGuard>,
 }
 
 impl<T> Pending<T> {
@@ -398,7 +460,7 @@ impl<T> Pending<T> {
     {
         Pending {
             answer: Box::pin(async move { Err(error) }),
-            _channel: None,
+            _guard: None,
         }
     }
 
@@ -414,7 +476,7 @@ pub struct ReplyStream<T> {
     replies: BoxStream<'static, Result<T, CallError>>,
     /// Set once the call has ended, with an error or not: nothing is yielded after that.
     ended: bool,
-    _channel: Option<Stub>,
+    _guard: Option<CallGuard>,
 }
 
 impl<T: Send + 'static> ReplyStream<T> {
@@ -422,7 +484,7 @@ impl<T: Send + 'static> ReplyStream<T> {
         ReplyStream {
             replies: futures::stream::once(async move { Err(error) }).boxed(),
             ended: false,
-            _channel: None,
+            _guard: None,
         }
     }
 }

@@ -1,5 +1,5 @@
 //! Running the service as a process: the gRPC environment and its completion-queue threads, the
-//! listening port, and a graceful shutdown. [`run`] takes the future that ends it, so the binary
+//! listening port, the standard health service (`grpc.health.v1.Health`), and a graceful shutdown. [`run`] takes the future that ends it, so the binary
 //! (SIGINT/SIGTERM, from [`termination_signal`]) and the tests (a channel) drive the same code.
 
 use std::fmt;
@@ -10,6 +10,7 @@ use std::thread;
 use std::time::Duration;
 
 use grpcio::{ChannelBuilder, EnvBuilder, Environment, ServerBuilder, ServerCredentials};
+use grpcio_health::{HealthService, ServingStatus, create_health};
 use log::{info, warn};
 
 use crate::chat::{Chat, ChatLimits, ChatScope};
@@ -17,6 +18,8 @@ use crate::proto::create_route_guide;
 use crate::service::RouteGuideService;
 use crate::store::{FeatureStore, LoadError};
 
+/// The name health checks ask about, besides "" (the whole server).
+pub const SERVICE_NAME: &str = "routeguide.RouteGuide";
 /// The address the server listens on by default: port 50051 on every interface, as in the tutorial.
 pub const DEFAULT_ADDR: &str = "[::]:50051";
 /// The feature database served by default, relative to the working directory.
@@ -80,6 +83,7 @@ pub fn default_threads() -> usize {
 pub struct RouteGuideServer {
     server: grpcio::Server,
     port: u16,
+    health: HealthService,
     // Declared after `server` so that it is dropped after it.
     _env: Arc<Environment>,
 }
@@ -100,9 +104,14 @@ impl RouteGuideServer {
             .max_receive_message_len(clamp_to_i32(config.max_message_bytes))
             .max_concurrent_stream(clamp_to_i32(config.max_concurrent_streams as usize))
             .build_args();
+        let health = HealthService::default();
+        for name in ["", SERVICE_NAME] {
+            health.set_serving_status(name, ServingStatus::Serving);
+        }
         let mut server = ServerBuilder::new(Arc::clone(&env))
             .channel_args(limits)
             .register_service(create_route_guide(service))
+            .register_service(create_health(health.clone()))
             .build()
             .map_err(ServerError::Grpc)?;
         let port = server
@@ -112,6 +121,7 @@ impl RouteGuideServer {
         Ok(RouteGuideServer {
             server,
             port,
+            health,
             _env: env,
         })
     }
@@ -121,9 +131,12 @@ impl RouteGuideServer {
         self.port
     }
 
-    /// Stops accepting calls, lets the calls in flight finish for up to `grace`, then cancels
-    /// those still running. Returns whether every call finished within the grace period.
+    /// Reports NOT_SERVING to health checks, stops accepting calls, lets the calls in flight finish
+    /// for up to `grace`, then cancels those still running. Returns whether every call finished
+    /// within the grace period.
     pub fn shutdown(mut self, grace: Duration) -> bool {
+        // Health watchers (load balancers, orchestrators) hear first, before anything stops.
+        self.health.shutdown();
         let all_done = self.server.shutdown();
         let (done_tx, done_rx) = mpsc::channel();
         // The future completes on a completion-queue thread; this one only waits for it.

@@ -144,7 +144,8 @@ impl RouteGuide for RouteGuideService {
                     let last = i + 1 == count;
                     let flags =
                         WriteFlags::default().buffer_hint(!last && (i + 1) % FLUSH_EVERY != 0);
-                    sink.feed((reply, flags)).await?;
+                    // Shared notes are copied here, outside the board's lock.
+                    sink.feed((RouteNote::clone(&reply), flags)).await?;
                 }
                 sink.flush().await?;
             }

@@ -142,6 +142,10 @@ fn help_explains_every_flag() {
         "--threads",
         "--chat-scope",
         "--chat-history",
+        "--chat-locations",
+        "--chat-bytes",
+        "--max-message-bytes",
+        "--max-concurrent-streams",
         "--grace",
     ] {
         assert!(help.contains(flag), "{flag} missing from:\n{help}");

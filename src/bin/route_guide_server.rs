@@ -43,6 +43,11 @@ struct Flags {
     #[arg(long, default_value_t = ChatLimits::default().locations as u32, value_parser = clap::value_parser!(u32).range(1..))]
     chat_locations: u32,
 
+    /// Bytes of notes RouteChat keeps per board (the shared one, or each call's own); whole
+    /// locations go first, oldest first, beyond it
+    #[arg(long, default_value_t = ChatLimits::default().max_bytes as u64, value_parser = clap::value_parser!(u64).range(1..))]
+    chat_bytes: u64,
+
     /// The largest request message accepted, in bytes; larger ones get RESOURCE_EXHAUSTED
     #[arg(long, default_value_t = DEFAULT_MAX_MESSAGE_BYTES as u32, value_parser = clap::value_parser!(u32).range(1..))]
     max_message_bytes: u32,
@@ -76,6 +81,7 @@ fn main() -> ExitCode {
         chat_limits: ChatLimits {
             history_per_location: flags.chat_history as usize,
             locations: flags.chat_locations as usize,
+            max_bytes: usize::try_from(flags.chat_bytes).unwrap_or(usize::MAX),
         },
         max_message_bytes: flags.max_message_bytes as usize,
         max_concurrent_streams: flags.max_concurrent_streams,
