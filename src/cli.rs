@@ -339,6 +339,9 @@ where
     rx.boxed()
 }
 
+/// The longest pause `--pace` accepts: ten minutes.
+const MAX_PACE_MS: u64 = 600_000;
+
 /// RecordRoute's pause between two points, like a traveller's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Pace {
@@ -365,6 +368,9 @@ impl Pace {
         };
         if min_ms > max_ms {
             return Err(format!("`{text}`: the minimum is larger than the maximum"));
+        }
+        if max_ms > MAX_PACE_MS {
+            return Err(format!("`{text}`: a pause of more than {MAX_PACE_MS} ms"));
         }
         Ok(Pace { min_ms, max_ms })
     }

@@ -10,8 +10,8 @@
 //! | `RecordRoute` | client streaming | a summary of a route sent point by point |
 //! | `RouteChat` | bidirectional | the notes left earlier where each note is left |
 //!
-//! The crate is laid out one concern per module; the two binaries (`route_guide_server`,
-//! `route_guide_client`) only parse flags and call into it.
+//! The crate is laid out one concern per module; the three binaries (`route_guide_server`,
+//! `route_guide_client`, `route_guide_bench`) only parse flags and call into it.
 //!
 //! * [`proto`]: the code generated from `proto/route_guide.proto`, and small constructors.
 //! * [`geo`]: E7 coordinates, their validation, rectangles and the haversine distance.

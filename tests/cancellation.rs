@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::io::Write;
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::thread;
 use std::time::Duration;
@@ -71,9 +71,9 @@ fn a_client_that_never_reads_does_not_make_the_server_buffer() {
 /// its own.
 fn vanishing_client(server: &ServerProcess, subcommand: &str, line: &str) {
     let mut client = Command::new(env!("CARGO_BIN_EXE_route_guide_client"))
-        .args(["--addr", &server.addr(), subcommand, "--stdin"])
+        .args(["--addr", &server.addr(), subcommand, "--stdin", "--json"])
         .stdin(Stdio::piped())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
@@ -82,7 +82,13 @@ fn vanishing_client(server: &ServerProcess, subcommand: &str, line: &str) {
         writeln!(input, "{line}").unwrap();
     }
     input.flush().unwrap();
-    thread::sleep(Duration::from_millis(300));
+    // The client prints each note or point as it sends it: once one is out, the call is open.
+    let mut printed = String::new();
+    BufReader::new(client.stdout.take().unwrap())
+        .read_line(&mut printed)
+        .unwrap();
+    assert!(!printed.is_empty(), "the client sent nothing");
+    thread::sleep(Duration::from_millis(100));
     client.kill().unwrap();
     client.wait().unwrap();
 }

@@ -52,6 +52,25 @@ fn the_tutorial_rectangle_gives_the_features_inside_in_database_order() {
 }
 
 #[test]
+fn a_rectangle_holding_part_of_the_database_gives_it_in_database_order() {
+    let server = TestServer::start();
+    // Cuts through the standard features: some inside, most outside.
+    let (lo, hi) = ((405_000_000, -745_000_000), (412_000_000, -740_000_000));
+    let expected = expected_inside(lo, hi);
+    assert!(
+        expected.len() > 3 && expected.len() < 50,
+        "{}",
+        expected.len()
+    );
+    let features: Vec<Feature> = server
+        .client()
+        .list_features(rectangle(lo, hi))
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(as_entries(features), expected);
+}
+
+#[test]
 fn the_whole_world_gives_every_feature_named_or_not() {
     let server = TestServer::start();
     let everywhere = rectangle((-900_000_000, -1_800_000_000), (900_000_000, 1_800_000_000));
@@ -146,7 +165,7 @@ fn a_client_that_stops_reading_early_leaves_the_server_serving() {
     for _ in 0..20 {
         let mut features = client.list_features(rectangle(TUTORIAL_LO, TUTORIAL_HI));
         assert!(features.next().unwrap().is_ok());
-        drop(features); // cancels the call
+        drop(features); // cancels the call, if the server has not finished it yet
     }
     assert_eq!(
         client

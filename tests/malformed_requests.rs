@@ -146,9 +146,14 @@ fn ten_thousand_hostile_payloads_per_method_leave_the_server_serving() {
         let mut refused = 0;
         for batch in 0..10 {
             for _ in 0..1_000 {
-                // Either a decoded answer or an error status; a hang would hit the deadline and a
-                // panic on the server would show up below.
-                if raw.call(method, hostile_payload(&mut rng, &valid)).is_err() {
+                // Either a decoded answer or a refusal: a hang would end in DEADLINE_EXCEEDED, a
+                // panicked handler in CANCELLED or UNKNOWN, and both fail here.
+                if let Err((code, message)) = raw.call(method, hostile_payload(&mut rng, &valid)) {
+                    assert!(
+                        [RpcStatusCode::INTERNAL, RpcStatusCode::INVALID_ARGUMENT].contains(&code),
+                        "{}: {code:?} {message}",
+                        method.name
+                    );
                     refused += 1;
                 }
             }

@@ -27,6 +27,9 @@ pub fn start_server_with_db(db: &Path, extra: &[&str]) -> ServerProcess {
 pub fn generated_db(features: usize) -> PathBuf {
     let path =
         Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("generated-{features}-seed1.json"));
+    // Tests of one binary run in parallel: one of them writes the file, the others wait for it.
+    static WRITING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _writing = WRITING.lock().unwrap_or_else(|e| e.into_inner());
     if !path.exists() {
         let partial = path.with_extension(format!("partial-{:?}", std::thread::current().id()));
         let file = std::io::BufWriter::new(std::fs::File::create(&partial).unwrap());
