@@ -43,7 +43,8 @@ pub struct ClientArgs {
 /// Flags accepted before or after the subcommand.
 #[derive(Args, Debug)]
 pub struct Options {
-    /// Server address, HOST:PORT
+    /// Server address, HOST:PORT; a comma-separated list spreads the calls over several servers
+    /// round-robin
     #[arg(long, global = true, default_value = "localhost:50051")]
     pub addr: String,
 

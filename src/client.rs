@@ -61,7 +61,7 @@ use futures::future::{AbortHandle, Abortable, BoxFuture, FutureExt};
 use futures::stream::{BoxStream, Stream, StreamExt, TryStreamExt};
 use futures::{SinkExt, TryFutureExt};
 use grpcio::{
-    CallOption, ChannelBuilder, Environment, RpcStatusCode, StreamingCallSink, WriteFlags,
+    CallOption, ChannelBuilder, Environment, LbPolicy, RpcStatusCode, StreamingCallSink, WriteFlags,
 };
 
 use crate::proto::route_guide_grpc::RouteGuideClient as Stub;
@@ -84,6 +84,8 @@ pub struct RouteGuideClient {
 impl RouteGuideClient {
     /// A client of the server at `addr` (`host:port`). The connection is made on the first call, so
     /// this never fails; a server that cannot be reached shows up as `UNAVAILABLE` on that call.
+    /// A comma-separated list (`host1:port,host2:port`) spreads the calls over those servers
+    /// round-robin, skipping any that cannot be reached.
     pub fn connect(addr: &str) -> Self {
         RouteGuideClient::over(ChannelBuilder::new(client_environment()), addr)
     }
@@ -96,8 +98,14 @@ impl RouteGuideClient {
     }
 
     fn over(channel: ChannelBuilder, addr: &str) -> Self {
+        let channel = match round_robin_target(addr) {
+            Some(target) => channel
+                .load_balancing_policy(LbPolicy::RoundRobin)
+                .connect(&target),
+            None => channel.connect(addr),
+        };
         RouteGuideClient {
-            stub: Stub::new(channel.connect(addr)),
+            stub: Stub::new(channel),
             addr: addr.into(),
             timeout: DEFAULT_TIMEOUT,
         }
@@ -310,6 +318,35 @@ impl RouteGuideClient {
             timeout: self.timeout,
         }
     }
+}
+
+/// For a comma-separated list of `host:port` addresses, the gRPC target that names them all
+/// (`ipv4:10.0.0.1:50051,10.0.0.2:50051`), so that calls are spread over them round-robin. Host
+/// names are resolved here, IPv4 first; `None` for a single address, or when no list of one
+/// address family can be made (the channel then reports the addresses as unreachable).
+fn round_robin_target(addr: &str) -> Option<String> {
+    use std::net::{SocketAddr, ToSocketAddrs};
+    if !addr.contains(',') {
+        return None;
+    }
+    let resolved: Vec<Vec<SocketAddr>> = addr
+        .split(',')
+        .map(|one| one.trim().to_socket_addrs().map(Iterator::collect))
+        .collect::<Result<_, _>>()
+        .ok()?;
+    let pick = |v4: bool| -> Option<Vec<String>> {
+        resolved
+            .iter()
+            .map(|all| {
+                all.iter()
+                    .find(|a| a.is_ipv4() == v4)
+                    .map(SocketAddr::to_string)
+            })
+            .collect()
+    };
+    pick(true)
+        .map(|all| format!("ipv4:{}", all.join(",")))
+        .or_else(|| pick(false).map(|all| format!("ipv6:{}", all.join(","))))
 }
 
 /// One gRPC environment (one completion-queue thread) for every client of the process.

@@ -1,0 +1,68 @@
+//! A client given several addresses spreads its calls over the servers round-robin, and keeps
+//! working on the others when one of them stops.
+
+mod common;
+
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use common::TestServer;
+use routeguide::client::RouteGuideClient;
+use routeguide::geo::Coordinates;
+use routeguide::proto;
+use routeguide::server::ServerConfig;
+use routeguide::store::FeatureStore;
+
+/// Where each server tells itself apart: the standard database has nothing at (0, 0), this one
+/// has "second server" there.
+fn second_store() -> Arc<FeatureStore> {
+    let origin = Coordinates::new(0, 0).unwrap();
+    Arc::new(FeatureStore::new([("second server".to_string(), origin)]))
+}
+
+fn names_of_answers(client: &RouteGuideClient, calls: usize) -> Vec<String> {
+    (0..calls)
+        .map(|_| {
+            let feature = client.get_feature(proto::point(0, 0)).unwrap();
+            feature.get_name().to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn calls_are_spread_over_every_server_and_survive_one_stopping() {
+    let first = TestServer::start();
+    let second = TestServer::start_with(ServerConfig::default(), second_store());
+    let client = RouteGuideClient::connect(&format!("{},{}", first.addr, second.addr));
+
+    let names = names_of_answers(&client, 20);
+    let from_second = names.iter().filter(|n| *n == "second server").count();
+    assert!(from_second > 0 && from_second < 20, "{names:?}");
+
+    assert!(second.shutdown(Duration::from_secs(1)));
+    thread::sleep(Duration::from_millis(500)); // the client hears the server go away
+    let names = names_of_answers(&client, 20);
+    assert!(
+        names.iter().all(|n| n.is_empty()),
+        "all from the first server: {names:?}"
+    );
+}
+
+#[test]
+fn a_list_naming_host_names_is_resolved() {
+    let first = TestServer::start();
+    let second = TestServer::start_with(ServerConfig::default(), second_store());
+    let port = |addr: &str| addr.rsplit(':').next().unwrap().to_string();
+    let addrs = format!(
+        "localhost:{},localhost:{}",
+        port(&first.addr),
+        port(&second.addr)
+    );
+    let client = RouteGuideClient::connect(&addrs);
+    let names = names_of_answers(&client, 20);
+    assert!(
+        names.iter().any(|n| n.is_empty()) && names.iter().any(|n| !n.is_empty()),
+        "{names:?}"
+    );
+}
