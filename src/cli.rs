@@ -20,12 +20,13 @@ use grpcio::RpcStatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::client::{CallError, DEFAULT_TIMEOUT, RouteGuideClient};
+use crate::client::{CallError, ClientOptions, DEFAULT_TIMEOUT, RouteGuideClient};
 use crate::geo::E7_PER_DEGREE;
 use crate::proto::{self, Feature, Point, Rectangle, RouteNote, RouteSummary};
 use crate::random::SplitMix64;
 use crate::server::DEFAULT_DB_PATH;
 use crate::store::{FeatureStore, LoadError};
+use crate::tls::ClientTls;
 
 /// Calls a RouteGuide server. With no subcommand it runs the tutorial's tour: each of the four RPCs
 /// once. Coordinates are E7 integers (degrees x 10^7, e.g. 409146138) or decimal degrees (with a
@@ -69,6 +70,47 @@ pub struct Options {
     /// The feature database the random routes are drawn from
     #[arg(long, global = true, default_value = DEFAULT_DB_PATH)]
     pub db: PathBuf,
+
+    /// Use TLS, trusting the CA certificates in this PEM file (any --tls-* flag turns TLS on;
+    /// without this one, gRPC's default roots are trusted)
+    #[arg(long, global = true)]
+    pub tls_ca: Option<PathBuf>,
+
+    /// Mutual TLS: present this PEM certificate (needs --tls-key)
+    #[arg(long, global = true, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The PEM private key of --tls-cert
+    #[arg(long, global = true, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Check the server's certificate against this name instead of the address's host
+    #[arg(long, global = true)]
+    pub tls_server_name: Option<String>,
+}
+
+impl Options {
+    /// How to connect, TLS included when any --tls-* flag is given.
+    fn client_options(&self) -> Result<ClientOptions, CliError> {
+        let wants_tls =
+            self.tls_ca.is_some() || self.tls_cert.is_some() || self.tls_server_name.is_some();
+        let tls = if wants_tls {
+            let identity = self.tls_cert.as_deref().zip(self.tls_key.as_deref());
+            let tls = ClientTls::from_files(
+                self.tls_ca.as_deref(),
+                identity,
+                self.tls_server_name.clone(),
+            )
+            .map_err(|e| CliError::Input(e.to_string()))?;
+            Some(tls)
+        } else {
+            None
+        };
+        Ok(ClientOptions {
+            tls,
+            ..ClientOptions::default()
+        })
+    }
 }
 
 /// The two calling styles of the tutorial.
@@ -156,7 +198,7 @@ struct Session {
 impl Session {
     fn new(options: &Options) -> Result<Self, CliError> {
         Ok(Session {
-            client: RouteGuideClient::connect(&options.addr)
+            client: RouteGuideClient::connect_with(&options.addr, &options.client_options()?)
                 .with_timeout(Duration::from_secs_f64(options.timeout)),
             style: options.style,
             out: Output { json: options.json },

@@ -66,9 +66,19 @@ use grpcio::{
 
 use crate::proto::route_guide_grpc::RouteGuideClient as Stub;
 use crate::proto::{Feature, Point, Rectangle, RouteNote, RouteSummary};
+use crate::tls::ClientTls;
 
 /// How many replies of a streaming call may wait for the reader before gRPC stops reading more.
 const REPLY_QUEUE: usize = 256;
+
+/// How a client connects.
+#[derive(Clone, Debug, Default)]
+pub struct ClientOptions {
+    /// TLS settings; plaintext when `None`.
+    pub tls: Option<ClientTls>,
+    /// A connection of this client's own instead of one shared with other clients of the address.
+    pub own_connection: bool,
+}
 
 /// The deadline every call gets unless the client is told otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -87,13 +97,28 @@ impl RouteGuideClient {
     /// A comma-separated list (`host1:port,host2:port`) spreads the calls over those servers
     /// round-robin, skipping any that cannot be reached.
     pub fn connect(addr: &str) -> Self {
-        RouteGuideClient::over(ChannelBuilder::new(client_environment()), addr)
+        RouteGuideClient::connect_with(addr, &ClientOptions::default())
     }
 
     /// Like [`RouteGuideClient::connect`], but with a connection of its own: clients of one
     /// address otherwise share a connection. Load generators use this to open several.
     pub fn connect_separately(addr: &str) -> Self {
-        let channel = ChannelBuilder::new(client_environment()).use_local_subchannel_pool(true);
+        let options = ClientOptions {
+            own_connection: true,
+            ..ClientOptions::default()
+        };
+        RouteGuideClient::connect_with(addr, &options)
+    }
+
+    /// Like [`RouteGuideClient::connect`], with `options` (TLS, a connection of its own).
+    pub fn connect_with(addr: &str, options: &ClientOptions) -> Self {
+        let mut channel = ChannelBuilder::new(client_environment());
+        if options.own_connection {
+            channel = channel.use_local_subchannel_pool(true);
+        }
+        if let Some(tls) = &options.tls {
+            channel = tls.apply(channel);
+        }
         RouteGuideClient::over(channel, addr)
     }
 

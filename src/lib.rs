@@ -21,6 +21,7 @@
 //! * [`chat`]: RouteChat's notes, per call or shared, with bounded history.
 //! * [`service`]: the four RPCs' semantics, and the mapping of bad input to gRPC statuses.
 //! * [`server`]: running the service: threads, port, signals and graceful shutdown.
+//! * [`tls`]: TLS and mutual TLS settings from PEM files.
 //! * [`client`]: the sync and future calling styles.
 //! * [`random`]: a small seedable generator for random routes and test data.
 //! * [`bench`]: database generator, load scenarios and the `make bench` suite.
@@ -38,6 +39,7 @@ pub mod server;
 pub mod service;
 pub mod spatial;
 pub mod store;
+pub mod tls;
 
 /// Sends `log` records to standard error through `env_logger` (`RUST_LOG` chooses what is shown;
 /// `default_level` applies when it is unset), and gRPC core's own logs along with them: its

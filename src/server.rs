@@ -17,6 +17,7 @@ use crate::chat::{Chat, ChatLimits, ChatScope};
 use crate::proto::create_route_guide;
 use crate::service::RouteGuideService;
 use crate::store::{FeatureStore, LoadError};
+use crate::tls::ServerTls;
 
 /// The name health checks ask about, besides "" (the whole server).
 pub const SERVICE_NAME: &str = "routeguide.RouteGuide";
@@ -49,6 +50,8 @@ pub struct ServerConfig {
     pub max_message_bytes: usize,
     /// How many calls one connection may have open at once; more wait for a free slot.
     pub max_concurrent_streams: u32,
+    /// TLS (and mutual TLS) settings; plaintext when `None`.
+    pub tls: Option<ServerTls>,
     /// How long calls in flight may run on once shutdown begins before they are cancelled.
     pub grace: Duration,
 }
@@ -63,6 +66,7 @@ impl Default for ServerConfig {
             chat_limits: ChatLimits::default(),
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             max_concurrent_streams: DEFAULT_MAX_CONCURRENT_STREAMS,
+            tls: None,
             grace: DEFAULT_GRACE,
         }
     }
@@ -114,8 +118,12 @@ impl RouteGuideServer {
             .register_service(create_health(health.clone()))
             .build()
             .map_err(ServerError::Grpc)?;
+        let credentials = config
+            .tls
+            .as_ref()
+            .map_or_else(ServerCredentials::insecure, ServerTls::credentials);
         let port = server
-            .add_listening_port(config.addr.as_str(), ServerCredentials::insecure())
+            .add_listening_port(config.addr.as_str(), credentials)
             .map_err(|_| ServerError::Bind(config.addr.clone()))?;
         server.start();
         Ok(RouteGuideServer {
@@ -166,9 +174,14 @@ pub fn run(config: &ServerConfig, shutdown: impl Future<Output = ()>) -> Result<
     );
     let server = RouteGuideServer::start(config, Arc::new(store))?;
     info!(
-        "RouteGuide listening on {} (port {}), {} completion-queue threads, chat scope {:?}",
+        "RouteGuide listening on {} (port {}), {}, {} completion-queue threads, chat scope {:?}",
         config.addr,
         server.port(),
+        match &config.tls {
+            None => "plaintext",
+            Some(tls) if tls.requires_client_certificates() => "mutual TLS",
+            Some(_) => "TLS",
+        },
         config.threads.max(1),
         config.chat_scope
     );
@@ -210,6 +223,7 @@ pub enum ServerError {
     Bind(String),
     Grpc(grpcio::Error),
     Signals(std::io::Error),
+    Tls(crate::tls::TlsError),
 }
 
 impl fmt::Display for ServerError {
@@ -222,6 +236,7 @@ impl fmt::Display for ServerError {
             ),
             ServerError::Grpc(e) => write!(f, "cannot create the gRPC server: {e}"),
             ServerError::Signals(e) => write!(f, "cannot watch for SIGINT/SIGTERM: {e}"),
+            ServerError::Tls(e) => e.fmt(f),
         }
     }
 }

@@ -8,8 +8,9 @@ use clap::Parser;
 use routeguide::chat::{ChatLimits, ChatScope};
 use routeguide::server::{
     self, DEFAULT_ADDR, DEFAULT_DB_PATH, DEFAULT_MAX_CONCURRENT_STREAMS, DEFAULT_MAX_MESSAGE_BYTES,
-    ServerConfig,
+    ServerConfig, ServerError,
 };
+use routeguide::tls::ServerTls;
 
 /// Serves the RouteGuide gRPC service (GetFeature, ListFeatures, RecordRoute, RouteChat) from a
 /// JSON feature database. Stops gracefully on SIGINT (Ctrl-C) or SIGTERM. RUST_LOG=debug logs every
@@ -56,6 +57,18 @@ struct Flags {
     #[arg(long, default_value_t = DEFAULT_MAX_CONCURRENT_STREAMS, value_parser = clap::value_parser!(u32).range(1..))]
     max_concurrent_streams: u32,
 
+    /// Serve TLS with this PEM certificate (chain); needs --tls-key
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+
+    /// The PEM private key of --tls-cert
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+
+    /// Mutual TLS: require client certificates signed by this PEM CA; needs --tls-cert
+    #[arg(long, requires = "tls_cert")]
+    tls_client_ca: Option<PathBuf>,
+
     /// Seconds that calls in flight may run on after SIGINT/SIGTERM before they are cancelled
     #[arg(long, default_value_t = 5.0, value_parser = non_negative_secs)]
     grace: f64,
@@ -71,7 +84,27 @@ fn non_negative_secs(text: &str) -> Result<f64, String> {
 fn main() -> ExitCode {
     let flags = Flags::parse();
     routeguide::init_logging("info");
-    let config = ServerConfig {
+    let outcome = config(flags).and_then(|config| {
+        server::termination_signal().and_then(|signal| server::run(&config, signal))
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("route_guide_server: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn config(flags: Flags) -> Result<ServerConfig, ServerError> {
+    let tls = match (&flags.tls_cert, &flags.tls_key) {
+        (Some(cert), Some(key)) => Some(
+            ServerTls::from_files(cert, key, flags.tls_client_ca.as_deref())
+                .map_err(ServerError::Tls)?,
+        ),
+        _ => None,
+    };
+    Ok(ServerConfig {
         addr: flags.addr,
         db_path: flags.db,
         threads: flags
@@ -86,13 +119,6 @@ fn main() -> ExitCode {
         max_message_bytes: flags.max_message_bytes as usize,
         max_concurrent_streams: flags.max_concurrent_streams,
         grace: Duration::from_secs_f64(flags.grace),
-    };
-    let outcome = server::termination_signal().and_then(|signal| server::run(&config, signal));
-    match outcome {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("route_guide_server: error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+        tls,
+    })
 }

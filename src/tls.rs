@@ -1,0 +1,245 @@
+//! TLS for the server and the client: reading the PEM files named on the command line, checking
+//! that each holds what its flag says before anything listens or connects, and turning them into
+//! grpcio's credentials (BoringSSL, built with the gRPC core). Certificates are not parsed here: a
+//! certificate that does not match its key, or that the peer does not trust, fails the handshake,
+//! and the caller sees `UNAVAILABLE`.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use grpcio::{
+    CertificateRequestType, ChannelBuilder, ChannelCredentialsBuilder, ServerCredentials,
+    ServerCredentialsBuilder,
+};
+
+/// The server's certificate and key, and the CA that client certificates must chain to when
+/// clients must present one (mutual TLS).
+#[derive(Clone)]
+pub struct ServerTls {
+    cert: Vec<u8>,
+    key: Vec<u8>,
+    client_ca: Option<Vec<u8>>,
+}
+
+impl ServerTls {
+    /// Reads `--tls-cert`, `--tls-key` and, for mutual TLS, `--tls-client-ca`.
+    pub fn from_files(cert: &Path, key: &Path, client_ca: Option<&Path>) -> Result<Self, TlsError> {
+        Ok(ServerTls {
+            cert: read_pem("--tls-cert", cert, Holds::Certificate)?,
+            key: read_pem("--tls-key", key, Holds::PrivateKey)?,
+            client_ca: client_ca
+                .map(|ca| read_pem("--tls-client-ca", ca, Holds::Certificate))
+                .transpose()?,
+        })
+    }
+
+    /// From PEM text already in memory.
+    pub fn from_pem(cert: &str, key: &str, client_ca: Option<&str>) -> Self {
+        ServerTls {
+            cert: cert.as_bytes().to_vec(),
+            key: key.as_bytes().to_vec(),
+            client_ca: client_ca.map(|ca| ca.as_bytes().to_vec()),
+        }
+    }
+
+    /// Whether clients must present a certificate signed by the client CA.
+    pub fn requires_client_certificates(&self) -> bool {
+        self.client_ca.is_some()
+    }
+
+    pub(crate) fn credentials(&self) -> ServerCredentials {
+        let builder = ServerCredentialsBuilder::new().add_cert(self.cert.clone(), self.key.clone());
+        match &self.client_ca {
+            Some(ca) => builder
+                .root_cert(
+                    ca.clone(),
+                    CertificateRequestType::RequestAndRequireClientCertificateAndVerify,
+                )
+                .build(),
+            None => builder.build(),
+        }
+    }
+}
+
+impl fmt::Debug for ServerTls {
+    /// Never prints the key.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerTls")
+            .field(
+                "client_certificates_required",
+                &self.requires_client_certificates(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a client trusts and, for mutual TLS, what it presents.
+#[derive(Clone, Default)]
+pub struct ClientTls {
+    /// CA certificates to trust; gRPC's default roots when `None`.
+    ca: Option<Vec<u8>>,
+    /// The client's own certificate and key.
+    identity: Option<(Vec<u8>, Vec<u8>)>,
+    /// The name to check the server's certificate against, instead of the address's host.
+    server_name: Option<String>,
+}
+
+impl ClientTls {
+    /// Reads `--tls-ca` and, for mutual TLS, `--tls-cert` and `--tls-key`.
+    pub fn from_files(
+        ca: Option<&Path>,
+        identity: Option<(&Path, &Path)>,
+        server_name: Option<String>,
+    ) -> Result<Self, TlsError> {
+        Ok(ClientTls {
+            ca: ca
+                .map(|ca| read_pem("--tls-ca", ca, Holds::Certificate))
+                .transpose()?,
+            identity: identity
+                .map(|(cert, key)| {
+                    Ok((
+                        read_pem("--tls-cert", cert, Holds::Certificate)?,
+                        read_pem("--tls-key", key, Holds::PrivateKey)?,
+                    ))
+                })
+                .transpose()?,
+            server_name,
+        })
+    }
+
+    /// From PEM text already in memory.
+    pub fn from_pem(
+        ca: Option<&str>,
+        identity: Option<(&str, &str)>,
+        server_name: Option<&str>,
+    ) -> Self {
+        ClientTls {
+            ca: ca.map(|ca| ca.as_bytes().to_vec()),
+            identity: identity
+                .map(|(cert, key)| (cert.as_bytes().to_vec(), key.as_bytes().to_vec())),
+            server_name: server_name.map(str::to_string),
+        }
+    }
+
+    pub(crate) fn apply(&self, channel: ChannelBuilder) -> ChannelBuilder {
+        let mut credentials = ChannelCredentialsBuilder::new();
+        if let Some(ca) = &self.ca {
+            credentials = credentials.root_cert(ca.clone());
+        }
+        if let Some((cert, key)) = &self.identity {
+            credentials = credentials.cert(cert.clone(), key.clone());
+        }
+        let channel = channel.set_credentials(credentials.build());
+        match &self.server_name {
+            Some(name) => channel.override_ssl_target(name.clone()),
+            None => channel,
+        }
+    }
+}
+
+impl fmt::Debug for ClientTls {
+    /// Never prints the key.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientTls")
+            .field("custom_ca", &self.ca.is_some())
+            .field("client_certificate", &self.identity.is_some())
+            .field("server_name", &self.server_name)
+            .finish()
+    }
+}
+
+/// What a PEM file given to a flag must hold.
+#[derive(Clone, Copy)]
+enum Holds {
+    Certificate,
+    PrivateKey,
+}
+
+fn read_pem(flag: &'static str, path: &Path, holds: Holds) -> Result<Vec<u8>, TlsError> {
+    let fail = |problem: String| TlsError {
+        flag,
+        path: path.to_path_buf(),
+        problem,
+    };
+    let pem = std::fs::read(path).map_err(|e| fail(format!("cannot read it: {e}")))?;
+    let text = String::from_utf8_lossy(&pem);
+    let (looks_right, wanted) = match holds {
+        Holds::Certificate => (
+            text.contains("-----BEGIN CERTIFICATE-----"),
+            "a PEM certificate",
+        ),
+        Holds::PrivateKey => (
+            text.contains("-----BEGIN") && text.contains("PRIVATE KEY-----"),
+            "a PEM private key",
+        ),
+    };
+    if looks_right {
+        Ok(pem)
+    } else {
+        Err(fail(format!("it does not hold {wanted}")))
+    }
+}
+
+/// A TLS file that cannot be used: the flag, the file, and why.
+#[derive(Debug)]
+pub struct TlsError {
+    flag: &'static str,
+    path: PathBuf,
+    problem: String,
+}
+
+impl fmt::Display for TlsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {}", self.flag, self.path.display(), self.problem)
+    }
+}
+
+impl std::error::Error for TlsError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_file(name: &str, text: &str) -> PathBuf {
+        let path =
+            std::env::temp_dir().join(format!("routeguide-tls-{}-{name}", std::process::id()));
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn files_that_cannot_be_used_are_named_with_their_flag() {
+        let missing = Path::new("no/such/server.pem");
+        let error = ServerTls::from_files(missing, missing, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("--tls-cert no/such/server.pem: cannot read it"),
+            "{error}"
+        );
+
+        let cert = temp_file(
+            "cert.pem",
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+        );
+        let not_a_key = temp_file("key.pem", "hello");
+        let error = ServerTls::from_files(&cert, &not_a_key, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("--tls-key") && error.contains("does not hold a PEM private key"),
+            "{error}"
+        );
+
+        let error = ClientTls::from_files(Some(&not_a_key), None, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("--tls-ca") && error.contains("does not hold a PEM certificate"),
+            "{error}"
+        );
+        for path in [cert, not_a_key] {
+            std::fs::remove_file(path).unwrap();
+        }
+    }
+}
