@@ -1,6 +1,9 @@
-//! Generates the Rust code for `proto/route_guide.proto` into `OUT_DIR`: the protobuf messages
-//! (`route_guide.rs`) and the grpcio client stub, service trait and `create_route_guide`
-//! (`route_guide_grpc.rs`). The proto is parsed in pure Rust, so no `protoc` is needed.
+//! Generates the Rust code for the protos into `OUT_DIR`: for `proto/route_guide.proto`, the
+//! protobuf messages (`route_guide.rs`) and the grpcio client stub, service trait and
+//! `create_route_guide` (`route_guide_grpc.rs`); likewise for server reflection (`reflection.rs`,
+//! `reflection_grpc.rs`); and, for server reflection to serve, the descriptors of every proto the
+//! server offers, health's included (`descriptors.bin`, a serialized `FileDescriptorSet`). The
+//! protos are parsed in pure Rust, so no `protoc` is needed.
 
 use std::error::Error;
 use std::fs;
@@ -11,27 +14,37 @@ use protobuf::descriptor::FileDescriptorSet;
 use protobuf3::Message as _;
 
 const PROTO_DIR: &str = "proto";
-const PROTO_FILE: &str = "proto/route_guide.proto";
+/// The protos Rust code is generated for.
+const GENERATED: [&str; 2] = [
+    "proto/route_guide.proto",
+    "proto/grpc/reflection/v1alpha/reflection.proto",
+];
+/// Protos only described to reflection clients: their services come from crates.
+const DESCRIBED_ONLY: [&str; 1] = ["proto/grpc/health/v1/health.proto"];
 
 fn main() -> Result<(), Box<dyn Error>> {
-    println!("cargo:rerun-if-changed={PROTO_FILE}");
+    for file in GENERATED.iter().chain(&DESCRIBED_ONLY) {
+        println!("cargo:rerun-if-changed={file}");
+    }
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
 
-    let files = parse_proto()?;
+    let described = parse_protos(GENERATED.iter().chain(&DESCRIBED_ONLY))?;
+    fs::write(out_dir.join("descriptors.bin"), described.write_to_bytes()?)?;
+
+    let files = parse_protos(&GENERATED)?;
     let names: Vec<String> = files
         .get_file()
         .iter()
         .map(|f| f.get_name().to_string())
         .collect();
-
     let messages = protobuf_codegen::r#gen(
         files.get_file(),
         &names,
         &protobuf_codegen::Customize::default(),
     );
     let services = grpcio_compiler::codegen::r#gen(files.get_file(), &names);
-    if services.is_empty() {
-        return Err(format!("{PROTO_FILE} declares no service").into());
+    if services.len() != GENERATED.len() {
+        return Err("every generated proto must declare a service".into());
     }
 
     for generated in messages.into_iter().chain(services) {
@@ -41,15 +54,17 @@ fn main() -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-/// Parses the proto with protobuf-parse's pure-Rust parser (protobuf 3 descriptors) and re-reads
+/// Parses `protos` with protobuf-parse's pure-Rust parser (protobuf 3 descriptors) and re-reads
 /// the result as the protobuf 2 descriptors that both code generators take.
-fn parse_proto() -> Result<FileDescriptorSet, Box<dyn Error>> {
+fn parse_protos<'a>(
+    protos: impl IntoIterator<Item = &'a &'a str>,
+) -> Result<FileDescriptorSet, Box<dyn Error>> {
     let parsed = protobuf_parse::Parser::new()
         .pure()
         .include(PROTO_DIR)
-        .input(PROTO_FILE)
+        .inputs(protos.into_iter().copied())
         .file_descriptor_set()
-        .map_err(|e| format!("cannot parse {PROTO_FILE}: {e:#}"))?;
+        .map_err(|e| format!("cannot parse the protos: {e:#}"))?;
     Ok(FileDescriptorSet::parse_from_bytes(
         &parsed.write_to_bytes()?,
     )?)

@@ -20,6 +20,7 @@
 //! * [`route`]: how RecordRoute sums up a route.
 //! * [`chat`]: RouteChat's notes, per call or shared, with bounded history.
 //! * [`service`]: the four RPCs' semantics, and the mapping of bad input to gRPC statuses.
+//! * [`reflection`]: gRPC server reflection, from the descriptors compiled in.
 //! * [`server`]: running the service: threads, port, signals and graceful shutdown.
 //! * [`tls`]: TLS and mutual TLS settings from PEM files.
 //! * [`client`]: the sync and future calling styles.
@@ -34,6 +35,7 @@ pub mod client;
 pub mod geo;
 pub mod proto;
 pub mod random;
+pub mod reflection;
 pub mod route;
 pub mod server;
 pub mod service;

@@ -14,6 +14,17 @@ pub mod route_guide_grpc {
     include!(concat!(env!("OUT_DIR"), "/route_guide_grpc.rs"));
 }
 
+/// Server reflection's messages and service (see [`crate::reflection`]).
+#[allow(warnings, clippy::all, clippy::pedantic)]
+pub mod reflection {
+    include!(concat!(env!("OUT_DIR"), "/reflection.rs"));
+}
+
+#[allow(warnings, clippy::all, clippy::pedantic)]
+pub mod reflection_grpc {
+    include!(concat!(env!("OUT_DIR"), "/reflection_grpc.rs"));
+}
+
 pub use route_guide::{Feature, Point, Rectangle, RouteNote, RouteSummary};
 pub use route_guide_grpc::{RouteGuide, create_route_guide};
 

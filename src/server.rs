@@ -112,12 +112,14 @@ impl RouteGuideServer {
         for name in ["", SERVICE_NAME] {
             health.set_serving_status(name, ServingStatus::Serving);
         }
-        let mut server = ServerBuilder::new(Arc::clone(&env))
+        let builder = ServerBuilder::new(Arc::clone(&env))
             .channel_args(limits)
             .register_service(create_route_guide(service))
-            .register_service(create_health(health.clone()))
-            .build()
-            .map_err(ServerError::Grpc)?;
+            .register_service(create_health(health.clone()));
+        let builder = crate::reflection::services()
+            .into_iter()
+            .fold(builder, ServerBuilder::register_service);
+        let mut server = builder.build().map_err(ServerError::Grpc)?;
         let credentials = config
             .tls
             .as_ref()

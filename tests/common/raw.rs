@@ -27,7 +27,7 @@ fn de(mut reader: MessageReader) -> grpcio::Result<Vec<u8>> {
 
 const RAW: Marshaller<Vec<u8>> = Marshaller { ser, de };
 
-const fn method(ty: MethodType, name: &'static str) -> Method<Vec<u8>, Vec<u8>> {
+pub const fn method(ty: MethodType, name: &'static str) -> Method<Vec<u8>, Vec<u8>> {
     Method {
         ty,
         name,

@@ -535,6 +535,55 @@ class ServerProcess:
         return self.process.returncode
 
 
+def check_health(port):
+    """The standard health service, through grpcio-health-checking's own stubs."""
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        serving = health_pb2.HealthCheckResponse.SERVING
+        for service in ["", "routeguide.RouteGuide"]:
+            answer = health.Check(health_pb2.HealthCheckRequest(service=service), timeout=RPC_TIMEOUT)
+            expect_equal(answer.status, serving, f"health of {service!r}")
+        expect_status(
+            lambda: health.Check(health_pb2.HealthCheckRequest(service="routeguide.Nothing"), timeout=RPC_TIMEOUT),
+            grpc.StatusCode.NOT_FOUND,
+            "health of an unknown service",
+        )
+
+
+def check_reflection(port):
+    """Server reflection, through grpcio-reflection's descriptor database: list the services,
+    then call GetFeature with message classes built from the descriptors alone (no .proto)."""
+    from google.protobuf import message_factory
+    from google.protobuf.descriptor_pool import DescriptorPool
+    from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
+        ProtoReflectionDescriptorDatabase,
+    )
+
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        database = ProtoReflectionDescriptorDatabase(channel)
+        services = set(database.get_services())
+        for name in ["routeguide.RouteGuide", "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"]:
+            expect(name in services, f"{name} not in the listed services {sorted(services)}")
+        pool = DescriptorPool(database)
+        method = pool.FindServiceByName("routeguide.RouteGuide").FindMethodByName("GetFeature")
+        point = message_factory.GetMessageClass(method.input_type)
+        feature = message_factory.GetMessageClass(method.output_type)
+        get_feature = channel.unary_unary(
+            "/routeguide.RouteGuide/GetFeature",
+            request_serializer=point.SerializeToString,
+            response_deserializer=feature.FromString,
+        )
+        answer = get_feature(point(latitude=409146138, longitude=-746188906), timeout=RPC_TIMEOUT)
+        expect_equal(answer.name, "Berkshire Valley Management Area Trail, Jefferson, NJ, USA", "name")
+        expect_equal(
+            pool.FindMessageTypeByName("routeguide.RouteSummary").fields_by_name["distance"].number,
+            3,
+            "RouteSummary.distance's field number",
+        )
+
+
 def rust_server_half(report, server_binary, db_path, generated, db):
     """Half (a) against the Rust server binary, which is stopped whatever happens."""
     server = ServerProcess(server_binary, db_path)
@@ -542,6 +591,8 @@ def rust_server_half(report, server_binary, db_path, generated, db):
         if not report.check("rust-server: starts and logs its port", server.start):
             return
         run_client_side_checks(report, "rust-server", server.port, generated, db)
+        report.check("rust-server: health service answers", check_health, server.port)
+        report.check("rust-server: reflection describes RouteGuide", check_reflection, server.port)
     finally:
         status = server.stop()
     report.check(
