@@ -55,11 +55,5 @@ fn watchers_hear_not_serving_as_soon_as_shutdown_begins() {
     // The open watch keeps the server in its grace period, so this arrives while it still runs.
     let next = block_on(updates.next()).unwrap().unwrap();
     assert_eq!(next.status, ServingStatus::NotServing);
-    assert_eq!(
-        server
-            .wait_for_exit(Duration::from_secs(10))
-            .unwrap()
-            .code(),
-        Some(0)
-    );
+    common::process::expect_clean_exit(&mut server);
 }

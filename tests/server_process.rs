@@ -38,8 +38,7 @@ fn sigterm_stops_an_idle_server_with_exit_code_0() {
             .is_ok()
     );
     server.terminate().unwrap();
-    let status = server.wait_for_exit(Duration::from_secs(10)).unwrap();
-    assert_eq!(status.code(), Some(0));
+    common::process::expect_clean_exit(&mut server);
     assert!(
         !server
             .remaining_log()
@@ -60,13 +59,7 @@ fn a_call_in_flight_at_sigterm_completes_within_the_grace_period() {
     drop(points_tx);
     let summary = pending.wait().expect("the call in flight finishes");
     assert_eq!(summary.get_point_count(), 2);
-    assert_eq!(
-        server
-            .wait_for_exit(Duration::from_secs(10))
-            .unwrap()
-            .code(),
-        Some(0)
-    );
+    common::process::expect_clean_exit(&mut server);
 }
 
 #[test]
@@ -74,13 +67,7 @@ fn calls_still_running_after_the_grace_period_are_cancelled() {
     let mut server = start_server(&["--grace", "0.5"]);
     let (points_tx, pending) = open_route(&server.addr());
     server.terminate().unwrap();
-    assert_eq!(
-        server
-            .wait_for_exit(Duration::from_secs(10))
-            .unwrap()
-            .code(),
-        Some(0)
-    );
+    common::process::expect_clean_exit(&mut server);
     assert!(pending.wait().is_err(), "the unfinished route was cut off");
     drop(points_tx);
 }

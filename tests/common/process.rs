@@ -22,6 +22,12 @@ pub fn start_server_with_db(db: &Path, extra: &[&str]) -> ServerProcess {
     ServerProcess::start(command, Duration::from_secs(60)).expect("the server starts")
 }
 
+/// Waits up to 10 s for the server to exit, and checks that it exited with code 0.
+pub fn expect_clean_exit(server: &mut ServerProcess) {
+    let status = server.wait_for_exit(Duration::from_secs(10)).unwrap();
+    assert_eq!(status.code(), Some(0), "{status}");
+}
+
 /// A generated database of `features` features (seed 1), written once into cargo's scratch
 /// folder for tests (`target/tmp`) and reused by later runs.
 pub fn generated_db(features: usize) -> PathBuf {
