@@ -21,7 +21,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::client::{CallError, ClientOptions, DEFAULT_TIMEOUT, RouteGuideClient};
-use crate::geo::E7_PER_DEGREE;
+use crate::geo::{Degrees, degrees_to_e7};
 use crate::proto::{self, Feature, Point, Rectangle, RouteNote, RouteSummary};
 use crate::random::SplitMix64;
 use crate::server::DEFAULT_DB_PATH;
@@ -450,13 +450,8 @@ fn parse_coordinate(text: &str) -> Result<i32, String> {
         let degrees: f64 = text
             .parse()
             .map_err(|_| format!("`{text}` is not a number of degrees"))?;
-        let e7 = (degrees * E7_PER_DEGREE).round();
-        if !e7.is_finite() || e7 < f64::from(i32::MIN) || e7 > f64::from(i32::MAX) {
-            return Err(format!(
-                "`{text}` degrees is far outside any latitude or longitude"
-            ));
-        }
-        Ok(e7 as i32)
+        degrees_to_e7(degrees)
+            .ok_or_else(|| format!("`{text}` degrees is far outside any latitude or longitude"))
     } else {
         text.parse().map_err(|_| {
             format!("`{text}` is not an E7 integer (degrees x 10^7) or decimal degrees")
@@ -478,7 +473,7 @@ impl Output {
     }
 
     fn feature(self, feature: &Feature) {
-        let at = degrees(feature.get_location());
+        let at = Degrees(feature.get_location());
         if self.json {
             emit_json(json!({"feature": feature_json(feature)}));
         } else if feature.get_name().is_empty() {
@@ -495,8 +490,8 @@ impl Output {
         if !self.json {
             emit(format_args!(
                 "Looking for features between {} and {}",
-                degrees(rectangle.get_lo()),
-                degrees(rectangle.get_hi())
+                Degrees(rectangle.get_lo()),
+                Degrees(rectangle.get_hi())
             ));
         }
     }
@@ -505,7 +500,7 @@ impl Output {
         if self.json {
             emit_json(json!({"visiting": point_json(point)}));
         } else {
-            emit(format_args!("Visiting point {}", degrees(point)));
+            emit(format_args!("Visiting point {}", Degrees(point)));
         }
     }
 
@@ -541,7 +536,7 @@ impl Output {
             emit(format_args!(
                 "Sending \"{}\" at {}",
                 note.get_message(),
-                degrees(note.get_location())
+                Degrees(note.get_location())
             ));
         }
     }
@@ -553,7 +548,7 @@ impl Output {
             emit(format_args!(
                 "Received \"{}\" at {}",
                 note.get_message(),
-                degrees(note.get_location())
+                Degrees(note.get_location())
             ));
         }
     }
@@ -567,15 +562,6 @@ fn emit(line: fmt::Arguments<'_>) {
 
 fn emit_json(value: Value) {
     emit(format_args!("{value}"));
-}
-
-/// A point in decimal degrees, as people read it: `40.9146138, -74.6188906`.
-fn degrees(point: &Point) -> String {
-    format!(
-        "{}, {}",
-        f64::from(point.get_latitude()) / E7_PER_DEGREE,
-        f64::from(point.get_longitude()) / E7_PER_DEGREE
-    )
 }
 
 fn point_json(point: &Point) -> Value {

@@ -44,11 +44,6 @@ impl Coordinates {
         Coordinates::new(point.get_latitude(), point.get_longitude())
     }
 
-    /// Coordinates from decimal degrees, rounded to the nearest E7 unit and checked.
-    pub fn from_degrees(latitude: f64, longitude: f64) -> Result<Self, CoordinateError> {
-        Coordinates::new(degrees_to_e7(latitude), degrees_to_e7(longitude))
-    }
-
     pub fn latitude(self) -> i32 {
         self.latitude
     }
@@ -73,19 +68,30 @@ impl Coordinates {
 impl fmt::Display for Coordinates {
     /// Decimal degrees, as a person reads them: `40.9146138, -74.6188906`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        Degrees(&self.to_point()).fmt(f)
+    }
+}
+
+/// Any point, valid or not, shown in decimal degrees: `40.9146138, -74.6188906`.
+pub struct Degrees<'a>(pub &'a Point);
+
+impl fmt::Display for Degrees<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let degrees = |e7: i32| f64::from(e7) / E7_PER_DEGREE;
         write!(
             f,
             "{}, {}",
-            self.latitude_degrees(),
-            self.longitude_degrees()
+            degrees(self.0.get_latitude()),
+            degrees(self.0.get_longitude())
         )
     }
 }
 
-/// Converts decimal degrees to E7 units, saturating far outside any valid range so that the range
-/// check, not an overflow, reports the mistake.
-fn degrees_to_e7(degrees: f64) -> i32 {
-    (degrees * E7_PER_DEGREE).round() as i32
+/// Decimal degrees in E7 units, rounded to the nearest; `None` for a number that is not finite or
+/// does not fit in the wire's `int32` (the range check is [`Coordinates::new`]'s business).
+pub fn degrees_to_e7(degrees: f64) -> Option<i32> {
+    let e7 = (degrees * E7_PER_DEGREE).round();
+    (e7.is_finite() && e7 >= f64::from(i32::MIN) && e7 <= f64::from(i32::MAX)).then_some(e7 as i32)
 }
 
 /// Why a latitude or longitude was refused.
@@ -211,9 +217,14 @@ mod tests {
 
     #[test]
     fn degrees_round_to_the_nearest_e7_unit() {
-        let parsed = Coordinates::from_degrees(40.9146138, -74.6188906).unwrap();
-        assert_eq!(parsed, c(409_146_138, -746_188_906));
-        assert!(Coordinates::from_degrees(1e12, 0.0).is_err());
+        assert_eq!(degrees_to_e7(40.9146138), Some(409_146_138));
+        assert_eq!(degrees_to_e7(-74.61889064), Some(-746_188_906));
+        assert_eq!(degrees_to_e7(1e12), None);
+        assert_eq!(degrees_to_e7(f64::NAN), None);
+        assert_eq!(
+            c(409_146_138, -746_188_906).to_string(),
+            "40.9146138, -74.6188906"
+        );
     }
 
     #[test]
