@@ -7,6 +7,7 @@ use std::thread;
 use std::time::Duration;
 
 use common::TestServer;
+use futures::executor::block_on_stream;
 use grpcio::RpcStatusCode;
 use routeguide::client::RouteGuideClient;
 use routeguide::proto;
@@ -37,24 +38,46 @@ fn a_route_slower_than_the_deadline_ends_with_deadline_exceeded() {
 fn a_server_that_is_down_is_unavailable_in_every_style() {
     let addr = unused_addr();
     let client = RouteGuideClient::connect(&addr).with_timeout(Duration::from_secs(5));
-    let errors = [
-        client.get_feature(proto::point(0, 0)).unwrap_err(),
-        client
-            .get_feature_future(proto::point(0, 0))
-            .wait()
-            .unwrap_err(),
-        client
-            .list_features(proto::rectangle(proto::point(0, 0), proto::point(1, 1)))
+    let errors =
+        [
+            client.get_feature(proto::point(0, 0)).unwrap_err(),
+            client
+                .get_feature_future(proto::point(0, 0))
+                .wait()
+                .unwrap_err(),
+            client
+                .list_features(proto::rectangle(proto::point(0, 0), proto::point(1, 1)))
+                .next()
+                .unwrap()
+                .unwrap_err(),
+            client.record_route(vec![proto::point(0, 0)]).unwrap_err(),
+            client
+                .route_chat(vec![proto::route_note(proto::point(0, 0), "hello?")])
+                .next()
+                .unwrap()
+                .unwrap_err(),
+            client
+                .record_route_future(vec![proto::point(0, 0)])
+                .wait()
+                .unwrap_err(),
+            client
+                .record_route_stream(futures::stream::iter(vec![proto::point(0, 0)]))
+                .wait()
+                .unwrap_err(),
+            block_on_stream(
+                client
+                    .list_features_stream(proto::rectangle(proto::point(0, 0), proto::point(1, 1))),
+            )
             .next()
             .unwrap()
             .unwrap_err(),
-        client.record_route(vec![proto::point(0, 0)]).unwrap_err(),
-        client
-            .route_chat(vec![proto::route_note(proto::point(0, 0), "hello?")])
+            block_on_stream(client.route_chat_stream(futures::stream::iter(vec![
+                proto::route_note(proto::point(0, 0), "hello?"),
+            ])))
             .next()
             .unwrap()
             .unwrap_err(),
-    ];
+        ];
     for error in errors {
         assert_eq!(error.code(), RpcStatusCode::UNAVAILABLE, "{error}");
         let shown = error.to_string();

@@ -120,3 +120,23 @@ fn an_invalid_point_ends_the_call_with_invalid_argument_naming_it() {
         47
     );
 }
+
+#[test]
+fn a_stream_that_never_ends_still_gets_its_answer() {
+    use futures::StreamExt;
+    let server = TestServer::start();
+    let client = server.client();
+    // The server refuses the first point; the rest of the stream never comes.
+    let refused =
+        futures::stream::iter(vec![proto::point(i32::MAX, 0)]).chain(futures::stream::pending());
+    let error = client.record_route_stream(refused).wait().unwrap_err();
+    assert_eq!(error.code(), RpcStatusCode::INVALID_ARGUMENT, "{error}");
+    // Nothing wrong, but nothing ends it either: the deadline does.
+    let endless = futures::stream::iter(reference_route()).chain(futures::stream::pending());
+    let error = client
+        .with_timeout(Duration::from_millis(300))
+        .record_route_stream(endless)
+        .wait()
+        .unwrap_err();
+    assert_eq!(error.code(), RpcStatusCode::DEADLINE_EXCEEDED, "{error}");
+}
