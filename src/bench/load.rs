@@ -183,7 +183,8 @@ pub struct ChatReport {
     pub notes_per_chat: usize,
     pub notes_sent: u64,
     pub replies_expected: u64,
-    pub replies_received: u64,
+    /// Replies received that are the note expected (the first of the pair).
+    pub replies_correct: u64,
     pub secs: f64,
     pub notes_per_sec: f64,
     pub reply_latency: LatencySummary,
@@ -237,10 +238,10 @@ pub fn route_chat(
         }
     });
     let mut latencies = Vec::new();
-    let mut replies_received = 0;
+    let mut replies_correct = 0;
     for chat in block_on(join_all(chat_calls)) {
         let (correct, chat_latencies) = chat?;
-        replies_received += correct;
+        replies_correct += correct;
         latencies.extend(chat_latencies);
     }
     let secs = started.elapsed().as_secs_f64();
@@ -250,7 +251,7 @@ pub fn route_chat(
         notes_per_chat: pairs * 2,
         notes_sent,
         replies_expected: (chats * pairs) as u64,
-        replies_received,
+        replies_correct,
         secs,
         notes_per_sec: notes_sent as f64 / secs,
         reply_latency: LatencySummary::of(latencies),

@@ -255,8 +255,8 @@ pub fn run(config: &SuiteConfig) -> Result<(), String> {
     ));
     rows.push(row(
         "RouteChat, 1,000 x 100",
-        "replies delivered",
-        chat.replies_received as f64 / chat.replies_expected.max(1) as f64 * 100.0,
+        "replies correct",
+        chat.replies_correct as f64 / chat.replies_expected.max(1) as f64 * 100.0,
         "%",
         "100",
     ));
