@@ -31,6 +31,8 @@ pub struct SuiteConfig {
     pub unary_duration: Duration,
     /// The CPU the servers are pinned to, when `taskset` is available.
     pub server_cpu: Option<usize>,
+    /// The servers' completion-queue threads.
+    pub server_threads: usize,
     /// The interop suite's Python server, to compare with: (python, script).
     pub python_peer: Option<(PathBuf, PathBuf)>,
 }
@@ -368,11 +370,12 @@ fn pinned(cpu: Option<usize>, program: &Path) -> Command {
 }
 
 fn start_server(config: &SuiteConfig, db: &Path) -> Result<ServerProcess, String> {
+    let threads = config.server_threads.to_string();
     start_pinned_server(
         &config.server_binary,
         config.server_cpu,
         db,
-        &["--threads", "1"],
+        &["--threads", &threads],
     )
 }
 

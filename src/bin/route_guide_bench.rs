@@ -47,6 +47,9 @@ enum Command {
         /// Pin the servers to this CPU with taskset
         #[arg(long)]
         server_cpu: Option<usize>,
+        /// The servers' completion-queue threads
+        #[arg(long, default_value_t = 1)]
+        server_threads: usize,
         /// Python with grpcio, to run the interop suite's server as a peer to compare with
         #[arg(long, requires = "peer_script")]
         peer_python: Option<PathBuf>,
@@ -91,6 +94,7 @@ fn main() -> ExitCode {
             big_features,
             unary_secs,
             server_cpu,
+            server_threads,
             peer_python,
             peer_script,
         } => suite::run(&suite::SuiteConfig {
@@ -100,6 +104,7 @@ fn main() -> ExitCode {
             big_features,
             unary_duration: Duration::from_secs_f64(unary_secs),
             server_cpu,
+            server_threads,
             python_peer: peer_python.zip(peer_script),
         }),
         Command::Soak {
