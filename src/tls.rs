@@ -1,8 +1,9 @@
 //! TLS for the server and the client: reading the PEM files named on the command line, checking
 //! that each holds what its flag says before anything listens or connects, and turning them into
-//! grpcio's credentials (BoringSSL, built with the gRPC core). Certificates are not parsed here: a
-//! certificate that does not match its key, or that the peer does not trust, fails the handshake,
-//! and the caller sees `UNAVAILABLE`.
+//! grpcio's credentials (BoringSSL, built with the gRPC core). The server's key is checked against
+//! its certificate at start when the key is in PKCS#8 form ("BEGIN PRIVATE KEY"), the form rcgen
+//! and `openssl genpkey` write; an older form is not checked here, and a mismatch then fails the
+//! handshake, as does a certificate the peer does not trust: the caller sees `UNAVAILABLE`.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -24,13 +25,21 @@ pub struct ServerTls {
 impl ServerTls {
     /// Reads `--tls-cert`, `--tls-key` and, for mutual TLS, `--tls-client-ca`.
     pub fn from_files(cert: &Path, key: &Path, client_ca: Option<&Path>) -> Result<Self, TlsError> {
-        Ok(ServerTls {
+        let tls = ServerTls {
             cert: read_pem("--tls-cert", cert, Holds::Certificate)?,
             key: read_pem("--tls-key", key, Holds::PrivateKey)?,
             client_ca: client_ca
                 .map(|ca| read_pem("--tls-client-ca", ca, Holds::Certificate))
                 .transpose()?,
-        })
+        };
+        if key_matches_certificate(&tls.cert, &tls.key) == Some(false) {
+            return Err(TlsError {
+                flag: "--tls-key",
+                path: key.to_path_buf(),
+                problem: format!("it is not the key of the certificate in {}", cert.display()),
+            });
+        }
+        Ok(tls)
     }
 
     /// From PEM text already in memory.
@@ -148,6 +157,16 @@ impl fmt::Debug for ClientTls {
     }
 }
 
+/// Whether `key` is the private key of the first certificate in `cert`: `None` when that cannot be
+/// told here (a key that is not PKCS#8, or PEM that does not parse).
+fn key_matches_certificate(cert: &[u8], key: &[u8]) -> Option<bool> {
+    let key = rcgen::KeyPair::from_pem(std::str::from_utf8(key).ok()?).ok()?;
+    let (_, pem) = x509_parser::pem::parse_x509_pem(cert).ok()?;
+    let certificate = pem.parse_x509().ok()?;
+    let certified = certificate.public_key().subject_public_key.data.as_ref();
+    Some(certified == rcgen::PublicKeyData::der_bytes(&key))
+}
+
 /// What a PEM file given to a flag must hold.
 #[derive(Clone, Copy)]
 enum Holds {
@@ -205,6 +224,43 @@ mod tests {
             std::env::temp_dir().join(format!("routeguide-tls-{}-{name}", std::process::id()));
         std::fs::write(&path, text).unwrap();
         path
+    }
+
+    /// A self-signed certificate for localhost and its key, as PEM.
+    fn certificate() -> (String, String) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+        (params.self_signed(&key).unwrap().pem(), key.serialize_pem())
+    }
+
+    #[test]
+    fn a_key_that_is_not_the_certificates_is_refused_at_start() {
+        let (cert, key) = certificate();
+        let (_, other_key) = certificate();
+        assert_eq!(
+            key_matches_certificate(cert.as_bytes(), key.as_bytes()),
+            Some(true)
+        );
+        assert_eq!(
+            key_matches_certificate(cert.as_bytes(), other_key.as_bytes()),
+            Some(false)
+        );
+
+        let cert_file = temp_file("match-cert.pem", &cert);
+        let key_file = temp_file("match-key.pem", &key);
+        let other_file = temp_file("other-key.pem", &other_key);
+        assert!(ServerTls::from_files(&cert_file, &key_file, None).is_ok());
+        let error = ServerTls::from_files(&cert_file, &other_file, None)
+            .unwrap_err()
+            .to_string();
+        assert!(error.starts_with("--tls-key"), "{error}");
+        assert!(
+            error.contains("other-key.pem: it is not the key of the certificate in"),
+            "{error}"
+        );
+        for path in [cert_file, key_file, other_file] {
+            std::fs::remove_file(path).unwrap();
+        }
     }
 
     #[test]
