@@ -638,7 +638,7 @@ impl fmt::Display for CallError {
             )?,
             RpcStatusCode::UNAVAILABLE => write!(
                 f,
-                "{method}: cannot reach a RouteGuide server at {} (UNAVAILABLE); is it running?",
+                "{method}: cannot reach a RouteGuide server at {} (UNAVAILABLE); is it running, and do client and server agree on TLS?",
                 self.addr
             )?,
             RpcStatusCode::INVALID_ARGUMENT => write!(

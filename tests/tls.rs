@@ -93,6 +93,7 @@ fn plaintext_and_untrusting_clients_are_refused() {
     let plaintext = RouteGuideClient::connect_separately(&server.addr);
     let error = plaintext.get_feature(proto::point(0, 0)).unwrap_err();
     assert_eq!(error.code(), RpcStatusCode::UNAVAILABLE, "{error}");
+    assert!(error.to_string().contains("agree on TLS"), "{error}");
 
     let stranger = Authority::new("some other CA");
     let wrong_ca = client(
