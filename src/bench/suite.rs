@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use super::generate::write_database;
 use super::load;
 use super::process::ServerProcess;
+use crate::client::CallError;
 use crate::geo::{Bounds, Coordinates, MAX_LATITUDE_E7, MAX_LONGITUDE_E7};
 use crate::proto::{Point, Rectangle};
 use crate::random::SplitMix64;
@@ -151,9 +152,10 @@ pub fn run(config: &SuiteConfig) -> Result<(), String> {
 
     progress("ListFeatures of the whole world");
     let world = world_rectangle();
-    let cpu_before = big_server.cpu_time()?;
-    let whole = load::list_features(&big_server.addr(), world).map_err(|e| e.to_string())?;
-    let cpu_per_feature = per_call_us(big_server.cpu_time()? - cpu_before, whole.features);
+    let (whole, cpu) = on_server(&big_server, || {
+        load::list_features(&big_server.addr(), world)
+    })?;
+    let cpu_per_feature = per_call_us(cpu, whole.features);
     rows.push(row(
         "ListFeatures, whole world, 1M",
         "server CPU per feature",
@@ -183,10 +185,10 @@ pub fn run(config: &SuiteConfig) -> Result<(), String> {
     progress("ListFeatures of a rectangle holding about 1,000 features");
     let small_rect = rectangle_holding(1_000, big.len());
     let queries = 200;
-    let cpu_before = big_server.cpu_time()?;
-    let small = load::repeated_list_features(&big_server.addr(), &small_rect, queries)
-        .map_err(|e| e.to_string())?;
-    let cpu_per_query = per_call_us(big_server.cpu_time()? - cpu_before, queries);
+    let (small, cpu) = on_server(&big_server, || {
+        load::repeated_list_features(&big_server.addr(), &small_rect, queries)
+    })?;
+    let cpu_per_query = per_call_us(cpu, queries);
     rows.push(row(
         "ListFeatures, ~1,000 features",
         "p50 latency",
@@ -207,10 +209,10 @@ pub fn run(config: &SuiteConfig) -> Result<(), String> {
     );
 
     progress("RecordRoute with 1,000,000 points");
-    let cpu_before = big_server.cpu_time()?;
-    let route = load::record_route(&big_server.addr(), &big_points, 1_000_000)
-        .map_err(|e| e.to_string())?;
-    let cpu_per_point = per_call_us(big_server.cpu_time()? - cpu_before, route.points);
+    let (route, cpu) = on_server(&big_server, || {
+        load::record_route(&big_server.addr(), &big_points, 1_000_000)
+    })?;
+    let cpu_per_point = per_call_us(cpu, route.points);
     rows.push(row(
         "RecordRoute, 1M points",
         "server CPU per point",
@@ -231,9 +233,10 @@ pub fn run(config: &SuiteConfig) -> Result<(), String> {
     );
 
     progress("RouteChat: 1,000 chats x 100 notes");
-    let cpu_before = big_server.cpu_time()?;
-    let chat = load::route_chat(&big_server.addr(), 4, 1_000, 100).map_err(|e| e.to_string())?;
-    let cpu_per_note = per_call_us(big_server.cpu_time()? - cpu_before, chat.notes_sent);
+    let (chat, cpu) = on_server(&big_server, || {
+        load::route_chat(&big_server.addr(), 4, 1_000, 100)
+    })?;
+    let cpu_per_note = per_call_us(cpu, chat.notes_sent);
     rows.push(row(
         "RouteChat, 1,000 x 100",
         "server CPU per note",
@@ -346,11 +349,21 @@ fn unary_pair(
     load::unary(&addr, 1, 4, Duration::from_millis(300), points).map_err(|e| e.to_string())?;
     let single =
         load::unary(&addr, 1, 1, config.unary_duration, points).map_err(|e| e.to_string())?;
-    let cpu_before = server.cpu_time()?;
-    let loaded =
-        load::unary(&addr, 4, 16, config.unary_duration, points).map_err(|e| e.to_string())?;
-    let cpu_per_call = per_call_us(server.cpu_time()? - cpu_before, loaded.calls);
+    let (loaded, cpu) = on_server(server, || {
+        load::unary(&addr, 4, 16, config.unary_duration, points)
+    })?;
+    let cpu_per_call = per_call_us(cpu, loaded.calls);
     Ok((single, (loaded, cpu_per_call)))
+}
+
+/// Runs `work` against `server` and returns its result with the server CPU time it cost.
+fn on_server<T>(
+    server: &ServerProcess,
+    work: impl FnOnce() -> Result<T, CallError>,
+) -> Result<(T, Duration), String> {
+    let before = server.cpu_time()?;
+    let result = work().map_err(|e| e.to_string())?;
+    Ok((result, server.cpu_time()? - before))
 }
 
 fn per_call_us(cpu: Duration, calls: u64) -> f64 {
