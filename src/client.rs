@@ -636,6 +636,15 @@ impl fmt::Display for CallError {
                  overloaded? A longer --timeout gives it more time",
                 self.timeout
             )?,
+            RpcStatusCode::UNAVAILABLE
+                if self.message.starts_with(crate::chat::CHAT_UNAVAILABLE) =>
+            {
+                write!(
+                    f,
+                    "{method}: the server at {} answered, but cannot do this now (UNAVAILABLE); try again later",
+                    self.addr
+                )?
+            }
             RpcStatusCode::UNAVAILABLE => write!(
                 f,
                 "{method}: cannot reach a RouteGuide server at {} (UNAVAILABLE); is it running, and do client and server agree on TLS?",

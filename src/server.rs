@@ -13,7 +13,7 @@ use grpcio::{ChannelBuilder, EnvBuilder, Environment, ServerBuilder, ServerCrede
 use grpcio_health::{HealthService, ServingStatus, create_health};
 use log::{info, warn};
 
-use crate::chat::{Chat, ChatLimits, ChatScope};
+use crate::chat::{Chat, ChatBackend, ChatLimits, ChatScope, ChatSetupError};
 use crate::proto::create_route_guide;
 use crate::service::RouteGuideService;
 use crate::store::{FeatureStore, LoadError};
@@ -46,6 +46,8 @@ pub struct ServerConfig {
     pub chat_scope: ChatScope,
     /// What RouteChat keeps: notes per location, and locations.
     pub chat_limits: ChatLimits,
+    /// Where the shared chat board lives: this process's memory, or Redis (shared scope only).
+    pub chat_backend: ChatBackend,
     /// The largest request message accepted; larger ones get `RESOURCE_EXHAUSTED`.
     pub max_message_bytes: usize,
     /// How many calls one connection may have open at once; more wait for a free slot.
@@ -64,6 +66,7 @@ impl Default for ServerConfig {
             threads: default_threads(),
             chat_scope: ChatScope::default(),
             chat_limits: ChatLimits::default(),
+            chat_backend: ChatBackend::default(),
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             max_concurrent_streams: DEFAULT_MAX_CONCURRENT_STREAMS,
             tls: None,
@@ -102,8 +105,9 @@ impl RouteGuideServer {
                 .name_prefix("routeguide-cq")
                 .build(),
         );
-        let service =
-            RouteGuideService::new(store, Chat::new(config.chat_scope, config.chat_limits));
+        let chat = Chat::with_backend(config.chat_scope, config.chat_limits, &config.chat_backend)
+            .map_err(ServerError::Chat)?;
+        let service = RouteGuideService::new(store, chat);
         let limits = ChannelBuilder::new(Arc::clone(&env))
             .max_receive_message_len(clamp_to_i32(config.max_message_bytes))
             .max_concurrent_stream(clamp_to_i32(config.max_concurrent_streams as usize))
@@ -176,7 +180,7 @@ pub fn run(config: &ServerConfig, shutdown: impl Future<Output = ()>) -> Result<
     );
     let server = RouteGuideServer::start(config, Arc::new(store))?;
     info!(
-        "RouteGuide listening on {} (port {}), {}, {} completion-queue threads, chat scope {:?}",
+        "RouteGuide listening on {} (port {}), {}, {} completion-queue threads, chat scope {:?} in {}",
         config.addr,
         server.port(),
         match &config.tls {
@@ -185,7 +189,8 @@ pub fn run(config: &ServerConfig, shutdown: impl Future<Output = ()>) -> Result<
             Some(_) => "TLS",
         },
         config.threads.max(1),
-        config.chat_scope
+        config.chat_scope,
+        config.chat_backend
     );
     futures::executor::block_on(shutdown);
     info!(
@@ -226,6 +231,7 @@ pub enum ServerError {
     Grpc(grpcio::Error),
     Signals(std::io::Error),
     Tls(crate::tls::TlsError),
+    Chat(ChatSetupError),
 }
 
 impl fmt::Display for ServerError {
@@ -239,6 +245,7 @@ impl fmt::Display for ServerError {
             ServerError::Grpc(e) => write!(f, "cannot create the gRPC server: {e}"),
             ServerError::Signals(e) => write!(f, "cannot watch for SIGINT/SIGTERM: {e}"),
             ServerError::Tls(e) => e.fmt(f),
+            ServerError::Chat(e) => e.fmt(f),
         }
     }
 }

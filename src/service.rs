@@ -136,7 +136,10 @@ impl RouteGuide for RouteGuideService {
                 received += 1;
                 let note = valid_or_fail!(sink, note);
                 let at = valid_or_fail!(sink, note_location(&note, received));
-                let earlier = room.post(at, note);
+                let posted = room.post(at, note).await.map_err(|unavailable| {
+                    RpcStatus::with_message(RpcStatusCode::UNAVAILABLE, unavailable.to_string())
+                });
+                let earlier = valid_or_fail!(sink, posted);
                 let count = earlier.len();
                 for (i, reply) in earlier.into_iter().enumerate() {
                     // The last reply goes out at once: the client may be waiting for it before

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use routeguide::chat::{ChatLimits, ChatScope};
+use routeguide::chat::{ChatBackend, ChatLimits, ChatScope};
 use routeguide::server::{
     self, DEFAULT_ADDR, DEFAULT_DB_PATH, DEFAULT_MAX_CONCURRENT_STREAMS, DEFAULT_MAX_MESSAGE_BYTES,
     ServerConfig, ServerError,
@@ -35,6 +35,12 @@ struct Flags {
     /// the tutorial) or `shared` (those of every client)
     #[arg(long, value_enum, default_value_t = ChatScope::Stream)]
     chat_scope: ChatScope,
+
+    /// Where the shared chat board lives: `memory` (this process) or `redis://HOST:PORT[/DB]`,
+    /// shared by every server pointed at that Redis and kept across their restarts (needs
+    /// --chat-scope shared)
+    #[arg(long, default_value_t = ChatBackend::Memory)]
+    chat_backend: ChatBackend,
 
     /// Notes kept per location by RouteChat; the oldest is dropped beyond it
     #[arg(long, default_value_t = ChatLimits::default().history_per_location as u32, value_parser = clap::value_parser!(u32).range(1..))]
@@ -111,6 +117,7 @@ fn config(flags: Flags) -> Result<ServerConfig, ServerError> {
             .threads
             .map_or_else(server::default_threads, usize::from),
         chat_scope: flags.chat_scope,
+        chat_backend: flags.chat_backend,
         chat_limits: ChatLimits {
             history_per_location: flags.chat_history as usize,
             locations: flags.chat_locations as usize,
