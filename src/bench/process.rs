@@ -80,6 +80,26 @@ impl ServerProcess {
         }
     }
 
+    /// Every log line from now on up to the first that contains `text` (included), waiting up to
+    /// `limit` for it.
+    pub fn log_until(&mut self, text: &str, limit: Duration) -> Result<Vec<String>, String> {
+        let deadline = Instant::now() + limit;
+        let mut lines = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.log.recv_timeout(left) {
+                Ok(line) => {
+                    let found = line.contains(text);
+                    lines.push(line);
+                    if found {
+                        return Ok(lines);
+                    }
+                }
+                Err(_) => return Err(format!("no log line with {text:?} within {limit:?}")),
+            }
+        }
+    }
+
     /// Every log line not read yet.
     pub fn remaining_log(&mut self) -> Vec<String> {
         self.log.try_iter().collect()

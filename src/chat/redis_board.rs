@@ -257,6 +257,15 @@ impl RedisBoard {
     }
 }
 
+impl RedisBoard {
+    /// The notes this replica's mirror holds at `at`, oldest first: those it posted and those it
+    /// heard of by subscription. For diagnostics and tests; replies never rely on it alone.
+    pub fn mirrored(&self, at: Coordinates) -> Vec<Arc<RouteNote>> {
+        let (_, history) = lock(&self.mirror).history(at);
+        history.into_iter().map(|kept| kept.note).collect()
+    }
+}
+
 impl Drop for RedisBoard {
     fn drop(&mut self) {
         self.open.store(false, Ordering::Relaxed);

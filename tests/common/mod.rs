@@ -6,6 +6,7 @@
 
 pub mod process;
 pub mod raw;
+pub mod redis;
 
 use std::path::PathBuf;
 use std::sync::Arc;

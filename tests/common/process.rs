@@ -13,12 +13,22 @@ pub fn start_server(extra: &[&str]) -> ServerProcess {
 
 /// Starts `route_guide_server` on `db` with `extra` flags; panics if it fails.
 pub fn start_server_with_db(db: &Path, extra: &[&str]) -> ServerProcess {
+    start(db, "info", extra)
+}
+
+/// Starts `route_guide_server` on the standard database with `extra` flags and `RUST_LOG` set to
+/// `log_level`; panics if it fails.
+pub fn start_server_logging(log_level: &str, extra: &[&str]) -> ServerProcess {
+    start(&super::standard_db_path(), log_level, extra)
+}
+
+fn start(db: &Path, log_level: &str, extra: &[&str]) -> ServerProcess {
     let mut command = Command::new(env!("CARGO_BIN_EXE_route_guide_server"));
     command
         .args(["--addr", "127.0.0.1:0", "--db"])
         .arg(db)
         .args(extra)
-        .env("RUST_LOG", "info");
+        .env("RUST_LOG", log_level);
     ServerProcess::start(command, Duration::from_secs(60)).expect("the server starts")
 }
 

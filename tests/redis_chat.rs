@@ -1,0 +1,316 @@
+//! RouteChat shared across server replicas through a real Redis: notes cross replicas, every reply
+//! is exactly the earlier notes at its location in Redis's order, history survives restarting
+//! the replicas, the client's round-robin spreads chats over them, and a lost Redis fails
+//! RouteChat with UNAVAILABLE (nothing else) until it returns.
+
+mod common;
+
+use std::collections::HashSet;
+use std::process::Command;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::process::{ServerProcess, expect_clean_exit, start_server_logging};
+use common::redis::{RedisServer, free_port};
+use common::{TestServer, standard_store};
+use futures::executor::block_on;
+use grpcio::RpcStatusCode;
+use routeguide::chat::{CHAT_UNAVAILABLE, ChatBackend, ChatLimits, ChatScope, RedisBoard};
+use routeguide::client::{CallError, RouteGuideClient};
+use routeguide::geo::Coordinates;
+use routeguide::proto::{self, RouteNote};
+use routeguide::server::ServerConfig;
+
+/// A replica sharing its chat through `redis`, keeping `history` notes per location.
+fn replica(redis: &RedisServer, history: usize) -> TestServer {
+    let config = ServerConfig {
+        chat_scope: ChatScope::Shared,
+        chat_backend: ChatBackend::Redis(redis.url()),
+        chat_limits: ChatLimits {
+            history_per_location: history,
+            ..ChatLimits::default()
+        },
+        ..ServerConfig::default()
+    };
+    TestServer::start_with(config, standard_store())
+}
+
+/// A replica as a process of its own, logging at `log_level`.
+fn replica_process(redis: &RedisServer, log_level: &str) -> ServerProcess {
+    let url = redis.url();
+    let flags = ["--chat-scope", "shared", "--chat-backend", &url];
+    start_server_logging(log_level, &flags)
+}
+
+/// Leaves `message` at latitude `lat` in a RouteChat call of its own; the replies' messages.
+fn post(client: &RouteGuideClient, lat: i32, message: &str) -> Result<Vec<String>, CallError> {
+    let note = proto::route_note(proto::point(lat, 0), message);
+    client
+        .route_chat(vec![note])
+        .map(|reply| reply.map(|n: RouteNote| n.get_message().to_string()))
+        .collect()
+}
+
+#[test]
+fn a_note_left_on_one_replica_reaches_a_chat_on_the_other() {
+    let Some(redis) = RedisServer::start("a_note_left_on_one_replica_reaches_a_chat_on_the_other")
+    else {
+        return;
+    };
+    let (first, second) = (replica(&redis, 1000), replica(&redis, 1000));
+    let (a, b) = (first.client(), second.client());
+
+    assert_eq!(post(&a, 7, "a1").unwrap(), Vec::<String>::new());
+    assert_eq!(post(&a, 7, "a2").unwrap(), ["a1"]);
+    assert_eq!(post(&b, 7, "b1").unwrap(), ["a1", "a2"]);
+    assert_eq!(post(&a, 8, "elsewhere").unwrap(), Vec::<String>::new());
+    assert_eq!(post(&a, 7, "a3").unwrap(), ["a1", "a2", "b1"]);
+    assert_eq!(post(&b, 7, "b2").unwrap(), ["a1", "a2", "b1", "a3"]);
+
+    // One call with several notes: each note's earlier notes, none of its own echoed.
+    let notes = vec![
+        proto::route_note(proto::point(9, 0), "x"),
+        proto::route_note(proto::point(9, 0), "y"),
+        proto::route_note(proto::point(7, 0), "z"),
+    ];
+    let replies: Vec<String> = b
+        .route_chat(notes)
+        .map(|r| r.unwrap().get_message().to_string())
+        .collect();
+    assert_eq!(replies, ["x", "a1", "a2", "b1", "a3", "b2"]);
+}
+
+#[test]
+fn each_replica_hears_of_the_others_notes_by_subscription() {
+    let Some(redis) = RedisServer::start("each_replica_hears_of_the_others_notes_by_subscription")
+    else {
+        return;
+    };
+    let limits = ChatLimits::default();
+    let a = RedisBoard::connect(&redis.url(), limits).unwrap();
+    let b = RedisBoard::connect(&redis.url(), limits).unwrap();
+    let at = Coordinates::new(2, 0).unwrap();
+    let mirrored = |board: &RedisBoard| -> Vec<String> {
+        board
+            .mirrored(at)
+            .iter()
+            .map(|n| n.get_message().to_string())
+            .collect()
+    };
+    let note = |text: &str| proto::route_note(at.to_point(), text);
+    assert!(block_on(b.post(at, note("from b"))).unwrap().is_empty());
+    assert!(block_on(a.post(at, note("from a"))).unwrap().len() == 1);
+    // b never asked Redis after its own post, yet its mirror catches up with a's note.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while mirrored(&b) != ["from b", "from a"] {
+        assert!(Instant::now() < deadline, "b's mirror: {:?}", mirrored(&b));
+        thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(mirrored(&a), ["from b", "from a"]);
+}
+
+#[test]
+fn the_history_bound_holds_across_replicas() {
+    let Some(redis) = RedisServer::start("the_history_bound_holds_across_replicas") else {
+        return;
+    };
+    let (first, second) = (replica(&redis, 2), replica(&redis, 2));
+    let (a, b) = (first.client(), second.client());
+    for (i, client) in [&a, &b, &a, &b, &a].into_iter().enumerate() {
+        post(client, 1, &format!("note {i}")).unwrap();
+    }
+    assert_eq!(post(&b, 1, "last").unwrap(), ["note 3", "note 4"]);
+    assert_eq!(post(&a, 1, "after").unwrap(), ["note 4", "last"]);
+}
+
+#[test]
+fn concurrent_chats_on_both_replicas_each_get_exactly_the_notes_before_theirs() {
+    let Some(redis) = RedisServer::start(
+        "concurrent_chats_on_both_replicas_each_get_exactly_the_notes_before_theirs",
+    ) else {
+        return;
+    };
+    let replicas = [replica(&redis, 1000), replica(&redis, 1000)];
+    // 8 threads, 4 on each replica, each leaving 25 notes at one location, one call per note.
+    let posts: Vec<(String, Vec<String>)> = thread::scope(|scope| {
+        let workers: Vec<_> = (0..8)
+            .map(|worker| {
+                let client = replicas[worker % 2].client();
+                scope.spawn(move || {
+                    (0..25)
+                        .map(|i| {
+                            let message = format!("worker {worker} note {i}");
+                            let replies = post(&client, 3, &message).unwrap();
+                            (message, replies)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect()
+    });
+
+    // The longest reply and its note give the order Redis kept: every note's reply must be
+    // exactly the notes before it in that order.
+    let (last, longest) = posts.iter().max_by_key(|(_, r)| r.len()).unwrap();
+    let mut order = longest.clone();
+    order.push(last.clone());
+    assert_eq!(order.len(), 200, "every note is in the history once");
+    assert_eq!(order.iter().collect::<HashSet<_>>().len(), 200);
+    for (message, replies) in &posts {
+        assert_eq!(
+            &order[..replies.len()],
+            replies.as_slice(),
+            "the reply to {message:?}"
+        );
+        assert_eq!(&order[replies.len()], message, "{message:?}'s place");
+    }
+}
+
+#[test]
+fn history_survives_restarting_both_replicas() {
+    let Some(redis) = RedisServer::start("history_survives_restarting_both_replicas") else {
+        return;
+    };
+    let mut a = replica_process(&redis, "info");
+    let mut b = replica_process(&redis, "info");
+    let on_a = RouteGuideClient::connect(&a.addr());
+    let on_b = RouteGuideClient::connect(&b.addr());
+    post(&on_a, 5, "before the restart, on A").unwrap();
+    post(&on_b, 5, "before the restart, on B").unwrap();
+    for replica in [&mut a, &mut b] {
+        replica.terminate().unwrap();
+        expect_clean_exit(replica);
+    }
+
+    let a = replica_process(&redis, "info");
+    let b = replica_process(&redis, "info");
+    assert_eq!(
+        post(&RouteGuideClient::connect(&b.addr()), 5, "after, on B").unwrap(),
+        ["before the restart, on A", "before the restart, on B"]
+    );
+    assert_eq!(
+        post(&RouteGuideClient::connect(&a.addr()), 5, "after, on A").unwrap(),
+        [
+            "before the restart, on A",
+            "before the restart, on B",
+            "after, on B"
+        ]
+    );
+}
+
+#[test]
+fn the_clients_round_robin_spreads_chats_over_both_replicas() {
+    let Some(redis) =
+        RedisServer::start("the_clients_round_robin_spreads_chats_over_both_replicas")
+    else {
+        return;
+    };
+    // At debug level each replica logs one line per call it served.
+    let mut replicas = [
+        replica_process(&redis, "routeguide=debug"),
+        replica_process(&redis, "routeguide=debug"),
+    ];
+    let both = format!("{},{}", replicas[0].addr(), replicas[1].addr());
+    let client = RouteGuideClient::connect(&both);
+    for i in 0..20 {
+        let replies = post(&client, 4, &format!("note {i}")).unwrap();
+        assert_eq!(replies.len(), i, "note {i} sees every earlier note");
+    }
+    let mut served = Vec::new();
+    for replica in &mut replicas {
+        replica.terminate().unwrap();
+        let log = replica.log_until("bye", Duration::from_secs(10)).unwrap();
+        expect_clean_exit(replica);
+        served.push(log.iter().filter(|l| l.contains("RouteChat from")).count());
+    }
+    assert_eq!(served.iter().sum::<usize>(), 20, "{served:?}");
+    assert!(served.iter().all(|&n| n > 0), "{served:?}");
+}
+
+#[test]
+fn losing_redis_fails_route_chat_only_until_it_returns() {
+    let Some(mut redis) = RedisServer::start("losing_redis_fails_route_chat_only_until_it_returns")
+    else {
+        return;
+    };
+    let server = replica(&redis, 1000);
+    let client = server.client();
+    assert_eq!(post(&client, 6, "kept").unwrap(), Vec::<String>::new());
+
+    redis.stop();
+    let error = post(&client, 6, "while Redis is down").unwrap_err();
+    assert_eq!(error.code(), RpcStatusCode::UNAVAILABLE, "{error}");
+    assert!(error.message().starts_with(CHAT_UNAVAILABLE), "{error}");
+    // Everything else goes on.
+    let feature = client
+        .get_feature(proto::point(409_146_138, -746_188_906))
+        .unwrap();
+    assert!(!feature.get_name().is_empty());
+    let world = proto::rectangle(
+        proto::point(-900_000_000, -1_800_000_000),
+        proto::point(900_000_000, 1_800_000_000),
+    );
+    assert_eq!(client.list_features(world).count(), 100);
+
+    // Redis comes back empty (the test's Redis saves nothing): RouteChat works again by itself,
+    // and answers what Redis now holds.
+    redis.start_again();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let replies = loop {
+        match post(&client, 6, "after Redis returned") {
+            Ok(replies) => break replies,
+            Err(e) if e.code() == RpcStatusCode::UNAVAILABLE && Instant::now() < deadline => {
+                thread::sleep(Duration::from_millis(100));
+            }
+            Err(e) => panic!("RouteChat did not recover: {e}"),
+        }
+    };
+    assert_eq!(replies, Vec::<String>::new());
+    assert_eq!(post(&client, 6, "next").unwrap(), ["after Redis returned"]);
+}
+
+#[test]
+fn a_server_whose_redis_is_down_at_start_exits_with_a_clear_error() {
+    // Needs no redis-server: nothing listens on this port.
+    let url = format!("redis://127.0.0.1:{}", free_port());
+    let output = Command::new(env!("CARGO_BIN_EXE_route_guide_server"))
+        .args(["--addr", "127.0.0.1:0", "--chat-scope", "shared"])
+        .args(["--chat-backend", &url])
+        .arg("--db")
+        .arg(common::standard_db_path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot use Redis at {url} for RouteChat")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn a_redis_backend_needs_the_shared_scope_and_a_redis_address() {
+    let run = |flags: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_route_guide_server"))
+            .args(["--addr", "127.0.0.1:0"])
+            .args(flags)
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (code, stderr) = run(&["--chat-backend", "redis://127.0.0.1:1"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("needs --chat-scope shared"), "{stderr}");
+
+    let (code, stderr) = run(&["--chat-backend", "postgres://x"]);
+    assert_eq!(code, Some(2), "a usage error: {stderr}");
+    assert!(stderr.contains("neither `memory` nor"), "{stderr}");
+}
