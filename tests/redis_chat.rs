@@ -11,7 +11,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::process::{ServerProcess, expect_clean_exit, start_server_logging};
-use common::redis::{RedisServer, free_port};
+use common::redis::{RedisProcess, free_port, start_redis};
 use common::{TestServer, standard_store};
 use futures::executor::block_on;
 use grpcio::RpcStatusCode;
@@ -22,7 +22,7 @@ use routeguide::proto::{self, RouteNote};
 use routeguide::server::ServerConfig;
 
 /// A replica sharing its chat through `redis`, keeping `history` notes per location.
-fn replica(redis: &RedisServer, history: usize) -> TestServer {
+fn replica(redis: &RedisProcess, history: usize) -> TestServer {
     let config = ServerConfig {
         chat_scope: ChatScope::Shared,
         chat_backend: ChatBackend::Redis(redis.url()),
@@ -36,7 +36,7 @@ fn replica(redis: &RedisServer, history: usize) -> TestServer {
 }
 
 /// A replica as a process of its own, logging at `log_level`.
-fn replica_process(redis: &RedisServer, log_level: &str) -> ServerProcess {
+fn replica_process(redis: &RedisProcess, log_level: &str) -> ServerProcess {
     let url = redis.url();
     let flags = ["--chat-scope", "shared", "--chat-backend", &url];
     start_server_logging(log_level, &flags)
@@ -53,8 +53,7 @@ fn post(client: &RouteGuideClient, lat: i32, message: &str) -> Result<Vec<String
 
 #[test]
 fn a_note_left_on_one_replica_reaches_a_chat_on_the_other() {
-    let Some(redis) = RedisServer::start("a_note_left_on_one_replica_reaches_a_chat_on_the_other")
-    else {
+    let Some(redis) = start_redis("a_note_left_on_one_replica_reaches_a_chat_on_the_other") else {
         return;
     };
     let (first, second) = (replica(&redis, 1000), replica(&redis, 1000));
@@ -82,8 +81,7 @@ fn a_note_left_on_one_replica_reaches_a_chat_on_the_other() {
 
 #[test]
 fn each_replica_hears_of_the_others_notes_by_subscription() {
-    let Some(redis) = RedisServer::start("each_replica_hears_of_the_others_notes_by_subscription")
-    else {
+    let Some(redis) = start_redis("each_replica_hears_of_the_others_notes_by_subscription") else {
         return;
     };
     let limits = ChatLimits::default();
@@ -111,7 +109,7 @@ fn each_replica_hears_of_the_others_notes_by_subscription() {
 
 #[test]
 fn the_history_bound_holds_across_replicas() {
-    let Some(redis) = RedisServer::start("the_history_bound_holds_across_replicas") else {
+    let Some(redis) = start_redis("the_history_bound_holds_across_replicas") else {
         return;
     };
     let (first, second) = (replica(&redis, 2), replica(&redis, 2));
@@ -125,9 +123,9 @@ fn the_history_bound_holds_across_replicas() {
 
 #[test]
 fn concurrent_chats_on_both_replicas_each_get_exactly_the_notes_before_theirs() {
-    let Some(redis) = RedisServer::start(
-        "concurrent_chats_on_both_replicas_each_get_exactly_the_notes_before_theirs",
-    ) else {
+    let Some(redis) =
+        start_redis("concurrent_chats_on_both_replicas_each_get_exactly_the_notes_before_theirs")
+    else {
         return;
     };
     let replicas = [replica(&redis, 1000), replica(&redis, 1000)];
@@ -172,7 +170,7 @@ fn concurrent_chats_on_both_replicas_each_get_exactly_the_notes_before_theirs() 
 
 #[test]
 fn history_survives_restarting_both_replicas() {
-    let Some(redis) = RedisServer::start("history_survives_restarting_both_replicas") else {
+    let Some(redis) = start_redis("history_survives_restarting_both_replicas") else {
         return;
     };
     let mut a = replica_process(&redis, "info");
@@ -204,8 +202,7 @@ fn history_survives_restarting_both_replicas() {
 
 #[test]
 fn the_clients_round_robin_spreads_chats_over_both_replicas() {
-    let Some(redis) =
-        RedisServer::start("the_clients_round_robin_spreads_chats_over_both_replicas")
+    let Some(redis) = start_redis("the_clients_round_robin_spreads_chats_over_both_replicas")
     else {
         return;
     };
@@ -233,8 +230,7 @@ fn the_clients_round_robin_spreads_chats_over_both_replicas() {
 
 #[test]
 fn losing_redis_fails_route_chat_only_until_it_returns() {
-    let Some(mut redis) = RedisServer::start("losing_redis_fails_route_chat_only_until_it_returns")
-    else {
+    let Some(mut redis) = start_redis("losing_redis_fails_route_chat_only_until_it_returns") else {
         return;
     };
     let server = replica(&redis, 1000);
@@ -258,7 +254,7 @@ fn losing_redis_fails_route_chat_only_until_it_returns() {
 
     // Redis comes back empty (the test's Redis saves nothing): RouteChat works again by itself,
     // and answers what Redis now holds.
-    redis.start_again();
+    redis.start_again().unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     let replies = loop {
         match post(&client, 6, "after Redis returned") {

@@ -134,21 +134,7 @@ impl ServerProcess {
 
     /// User plus system CPU time the process has used so far (Linux: `/proc/PID/stat`).
     pub fn cpu_time(&self) -> Result<Duration, String> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid()))
-            .map_err(|e| format!("cannot read the server's CPU time: {e}"))?;
-        // The fields after the command name, which is in parentheses and may hold spaces.
-        let fields: Vec<&str> = stat
-            .rsplit_once(')')
-            .map(|(_, rest)| rest.split_whitespace().collect())
-            .unwrap_or_default();
-        // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
-        let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
-        match (ticks(11), ticks(12)) {
-            (Some(user), Some(system)) => Ok(Duration::from_secs_f64(
-                (user + system) as f64 / clock_ticks_per_sec(),
-            )),
-            _ => Err(format!("unexpected /proc/{}/stat: {stat}", self.pid())),
-        }
+        cpu_time_of(self.pid())
     }
 
     /// Resident memory now and at its peak, in bytes (Linux: `/proc/PID/status`).
@@ -203,4 +189,23 @@ fn clock_ticks_per_sec() -> f64 {
         .and_then(|out| String::from_utf8(out.stdout).ok())
         .and_then(|text| text.trim().parse().ok())
         .unwrap_or(100.0)
+}
+
+/// User plus system CPU time process `pid` has used so far (Linux: `/proc/PID/stat`).
+pub fn cpu_time_of(pid: u32) -> Result<Duration, String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map_err(|e| format!("cannot read the CPU time of process {pid}: {e}"))?;
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
+    match (ticks(11), ticks(12)) {
+        (Some(user), Some(system)) => Ok(Duration::from_secs_f64(
+            (user + system) as f64 / clock_ticks_per_sec(),
+        )),
+        _ => Err(format!("unexpected /proc/{pid}/stat: {stat}")),
+    }
 }

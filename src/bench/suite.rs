@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use super::generate::write_database;
 use super::load;
 use super::process::ServerProcess;
+use super::redis::RedisProcess;
 use crate::client::CallError;
 use crate::geo::{Bounds, Coordinates, MAX_LATITUDE_E7, MAX_LONGITUDE_E7};
 use crate::proto::{Point, Rectangle};
@@ -268,6 +269,12 @@ pub fn run(config: &SuiteConfig) -> Result<(), String> {
     details.insert("route_chat".into(), json!(chat));
     drop(big_server);
 
+    if RedisProcess::installed() {
+        redis_chat(config, &mut rows, &mut details)?;
+    } else {
+        progress("skipping RouteChat over Redis: redis-server is not installed");
+    }
+
     if let Some((python, script)) = &config.python_peer {
         progress("GetFeature 4x16 on the Python peer server");
         let mut command = pinned(config.server_cpu, python);
@@ -307,6 +314,83 @@ pub fn run(config: &SuiteConfig) -> Result<(), String> {
     let file = File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     serde_json::to_writer_pretty(BufWriter::new(file), &report).map_err(|e| e.to_string())?;
     println!("\n(written to {})", path.display());
+    Ok(())
+}
+
+/// RouteChat's 1,000 x 100 scenario over two replicas sharing their chat through one Redis, the
+/// client spreading its chats over both; Redis and both replicas on the servers' CPU.
+fn redis_chat(
+    config: &SuiteConfig,
+    rows: &mut Vec<Row>,
+    details: &mut serde_json::Map<String, Value>,
+) -> Result<(), String> {
+    progress("RouteChat over Redis: 1,000 chats x 100 notes, two replicas");
+    let redis = RedisProcess::start(&config.work_dir, config.server_cpu)?;
+    let url = redis.url();
+    let threads = config.server_threads.to_string();
+    let flags = [
+        "--threads",
+        &threads,
+        "--chat-scope",
+        "shared",
+        "--chat-backend",
+        &url,
+    ];
+    let replicas = [
+        start_pinned_server(
+            &config.server_binary,
+            config.server_cpu,
+            &config.standard_db,
+            &flags,
+        )?,
+        start_pinned_server(
+            &config.server_binary,
+            config.server_cpu,
+            &config.standard_db,
+            &flags,
+        )?,
+    ];
+    let addrs = format!("{},{}", replicas[0].addr(), replicas[1].addr());
+    let cpu_before = [
+        replicas[0].cpu_time()?,
+        replicas[1].cpu_time()?,
+        redis.cpu_time()?,
+    ];
+    let chat = load::route_chat(&addrs, 4, 1_000, 100).map_err(|e| e.to_string())?;
+    let replicas_cpu =
+        replicas[0].cpu_time()? + replicas[1].cpu_time()? - cpu_before[0] - cpu_before[1];
+    let redis_cpu = redis.cpu_time()? - cpu_before[2];
+    let scenario = "RouteChat over Redis, 2 replicas";
+    rows.push(row(scenario, "notes/s", chat.notes_per_sec, "/s", ""));
+    rows.push(row(
+        scenario,
+        "p99 reply latency",
+        chat.reply_latency.p99_us / 1000.0,
+        "ms",
+        "",
+    ));
+    rows.push(row(
+        scenario,
+        "replicas' CPU per note",
+        per_call_us(replicas_cpu, chat.notes_sent),
+        "us",
+        "",
+    ));
+    rows.push(row(
+        scenario,
+        "Redis CPU per note",
+        per_call_us(redis_cpu, chat.notes_sent),
+        "us",
+        "",
+    ));
+    rows.push(row(
+        scenario,
+        "replies correct",
+        chat.replies_correct as f64 / chat.replies_expected.max(1) as f64 * 100.0,
+        "%",
+        "100",
+    ));
+    details.insert("route_chat_redis".into(), json!(chat));
     Ok(())
 }
 

@@ -199,8 +199,10 @@ impl RedisBoard {
         let spawned = thread::Builder::new()
             .name("routeguide-chat-post".into())
             .spawn(move || poster.run(&waiting));
+        let (subscribed, first_subscription) = mpsc::sync_channel(1);
         let follower = Follower {
             client,
+            subscribed: Some(subscribed),
             channel: keys.channel,
             url: url.to_string(),
             mirror: Arc::clone(&mirror),
@@ -214,6 +216,18 @@ impl RedisBoard {
         });
         if let Err(e) = spawned {
             return Err(setup_error(RedisError::from(e)));
+        }
+        // Serving starts once the subscription is in place, so that no note published from then
+        // on is missed.
+        if first_subscription
+            .recv_timeout(CONNECT_TIMEOUT + REPLY_TIMEOUT)
+            .is_err()
+        {
+            open.store(false, Ordering::Relaxed);
+            return Err(setup_error(RedisError::from(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "could not subscribe to the notes of other replicas",
+            ))));
         }
         info!("RouteChat keeps its shared notes in Redis at {url}");
         Ok(RedisBoard {
@@ -453,6 +467,8 @@ fn parse_kept(bytes: &[u8]) -> Option<Kept> {
 /// The thread that follows the notes published by every replica into the mirror.
 struct Follower {
     client: Client,
+    /// Told once, when the first subscription is in place.
+    subscribed: Option<mpsc::SyncSender<()>>,
     channel: String,
     url: String,
     mirror: Arc<Mutex<ChatBoard>>,
@@ -463,7 +479,7 @@ struct Follower {
 
 impl Follower {
     /// Follows the channel until the board is dropped, subscribing again whenever Redis is lost.
-    fn run(self) {
+    fn run(mut self) {
         let mut wait = Duration::from_millis(100);
         let mut lost = false;
         while self.open.load(Ordering::Relaxed) {
@@ -487,11 +503,14 @@ impl Follower {
 
     /// Subscribes and applies every published note to the mirror; returns when the board is
     /// dropped, or with the error that ended the subscription.
-    fn follow(&self, lost: &mut bool) -> Result<(), RedisError> {
+    fn follow(&mut self, lost: &mut bool) -> Result<(), RedisError> {
         let mut connection = self.client.get_connection_with_timeout(CONNECT_TIMEOUT)?;
         let mut subscription = connection.as_pubsub();
         subscription.set_read_timeout(Some(FOLLOW_POLL))?;
         subscription.subscribe(&self.channel)?;
+        if let Some(subscribed) = self.subscribed.take() {
+            let _ = subscribed.send(());
+        }
         if std::mem::take(lost) {
             info!("RouteChat follows Redis at {} again", self.url);
         }
