@@ -23,16 +23,37 @@ use routeguide::server::ServerConfig;
 
 /// A replica sharing its chat through `redis`, keeping `history` notes per location.
 fn replica(redis: &RedisProcess, history: usize) -> TestServer {
-    let config = ServerConfig {
-        chat_scope: ChatScope::Shared,
-        chat_backend: ChatBackend::Redis(redis.url()),
-        chat_limits: ChatLimits {
+    replica_with(
+        redis,
+        ChatLimits {
             history_per_location: history,
             ..ChatLimits::default()
         },
+    )
+}
+
+fn replica_with(redis: &RedisProcess, limits: ChatLimits) -> TestServer {
+    let config = ServerConfig {
+        chat_scope: ChatScope::Shared,
+        chat_backend: ChatBackend::Redis(redis.url()),
+        chat_limits: limits,
         ..ServerConfig::default()
     };
     TestServer::start_with(config, standard_store())
+}
+
+/// Posts probes at a location of their own until RouteChat answers again (up to 10 s).
+fn wait_for_chat(client: &RouteGuideClient) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match post(client, -89, "probe") {
+            Ok(_) => return,
+            Err(e) if e.code() == RpcStatusCode::UNAVAILABLE && Instant::now() < deadline => {
+                thread::sleep(Duration::from_millis(100));
+            }
+            Err(e) => panic!("RouteChat did not recover: {e}"),
+        }
+    }
 }
 
 /// A replica as a process of its own, logging at `log_level`.
@@ -267,6 +288,81 @@ fn losing_redis_fails_route_chat_only_until_it_returns() {
     };
     assert_eq!(replies, Vec::<String>::new());
     assert_eq!(post(&client, 6, "next").unwrap(), ["after Redis returned"]);
+}
+
+#[test]
+fn after_redis_comes_back_empty_no_replica_answers_from_before() {
+    let Some(mut redis) =
+        start_redis("after_redis_comes_back_empty_no_replica_answers_from_before")
+    else {
+        return;
+    };
+    let (first, second) = (replica(&redis, 1000), replica(&redis, 1000));
+    let (a, b) = (first.client(), second.client());
+    post(&a, 11, "old 1").unwrap();
+    assert_eq!(post(&a, 11, "old 2").unwrap(), ["old 1"]);
+    assert_eq!(post(&b, 11, "old 3").unwrap(), ["old 1", "old 2"]);
+
+    // Redis restarts empty: its note numbers start again from 1.
+    redis.stop();
+    redis.start_again().unwrap();
+    wait_for_chat(&b);
+    assert_eq!(post(&b, 11, "new 1").unwrap(), Vec::<String>::new());
+    assert_eq!(post(&b, 11, "new 2").unwrap(), ["new 1"]);
+    wait_for_chat(&a);
+    assert_eq!(post(&a, 11, "new 3").unwrap(), ["new 1", "new 2"]);
+    assert_eq!(post(&b, 11, "new 4").unwrap(), ["new 1", "new 2", "new 3"]);
+}
+
+#[test]
+fn replicas_keeping_fewer_notes_trim_what_every_replica_answers() {
+    let Some(redis) = start_redis("replicas_keeping_fewer_notes_trim_what_every_replica_answers")
+    else {
+        return;
+    };
+    let (many, few) = (replica(&redis, 5), replica(&redis, 2));
+    let (a, b) = (many.client(), few.client());
+    for i in 1..=4 {
+        post(&a, 12, &format!("a{i}")).unwrap();
+    }
+    // b keeps two notes per location: Redis is trimmed to b's note and the one before it.
+    assert_eq!(post(&b, 12, "b1").unwrap(), ["a3", "a4"]);
+    // a's mirror still holds a1..a4, but a answers only what Redis keeps.
+    assert_eq!(post(&a, 12, "a5").unwrap(), ["a4", "b1"]);
+}
+
+#[test]
+fn the_byte_budget_bounds_what_redis_keeps() {
+    let Some(redis) = start_redis("the_byte_budget_bounds_what_redis_keeps") else {
+        return;
+    };
+    // A note weighs its stored bytes plus 64: about 1,075 bytes for a 1,000-letter message, so
+    // two fit in 2,500 bytes and three do not.
+    let limits = ChatLimits {
+        max_bytes: 2_500,
+        ..ChatLimits::default()
+    };
+    let server = replica_with(&redis, limits);
+    let client = server.client();
+    let big = |tag: char| tag.to_string().repeat(1000);
+    post(&client, 20, "small, elsewhere").unwrap();
+    for tag in ['x', 'y', 'z'] {
+        post(&client, 13, &big(tag)).unwrap();
+    }
+    // The older location went first, then the oldest note of this one.
+    assert_eq!(post(&client, 13, &big('w')).unwrap(), [big('y'), big('z')]);
+    assert_eq!(post(&client, 20, "again").unwrap(), Vec::<String>::new());
+
+    let mut connection = redis::Client::open(redis.url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let bytes: u64 = redis::cmd("HGET")
+        .arg("routeguide:chat:state")
+        .arg("bytes")
+        .query(&mut connection)
+        .unwrap();
+    assert!(bytes <= 2_500, "Redis keeps {bytes} bytes of notes");
 }
 
 #[test]

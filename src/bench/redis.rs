@@ -35,21 +35,29 @@ impl RedisProcess {
 
     /// Starts `redis-server` on a free port, working in `dir`, pinned to `cpu` when given; returns
     /// once it answers PING.
+    /// The port is found free, then handed to `redis-server`; if something else takes it in
+    /// between, another port is tried.
     pub fn start(dir: &Path, cpu: Option<usize>) -> Result<Self, String> {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .map_err(|e| format!("cannot find a free port for redis-server: {e}"))?
-            .port();
-        let dir = dir.join(format!("redis-{port}"));
-        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let mut redis = RedisProcess {
-            child: None,
-            port,
-            dir,
-            cpu,
-        };
-        redis.start_again()?;
-        Ok(redis)
+        let mut tries = 0;
+        loop {
+            let port = TcpListener::bind("127.0.0.1:0")
+                .and_then(|listener| listener.local_addr())
+                .map_err(|e| format!("cannot find a free port for redis-server: {e}"))?
+                .port();
+            let dir = dir.join(format!("redis-{port}"));
+            std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            let mut redis = RedisProcess {
+                child: None,
+                port,
+                dir,
+                cpu,
+            };
+            match redis.start_again() {
+                Ok(()) => return Ok(redis),
+                Err(e) if tries >= 3 => return Err(e),
+                Err(_) => tries += 1,
+            }
+        }
     }
 
     /// `redis://127.0.0.1:PORT`.
@@ -97,6 +105,14 @@ impl RedisProcess {
             let pong = client
                 .get_connection_with_timeout(Duration::from_secs(1))
                 .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c));
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                self.child = None;
+                return Err(format!("redis-server exited at start ({status})"));
+            }
             match pong {
                 Ok(_) => return Ok(()),
                 Err(e) if Instant::now() > deadline => {

@@ -22,7 +22,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use crate::geo::Coordinates;
 use crate::proto::RouteNote;
 
-pub use self::redis_board::{CHAT_UNAVAILABLE, ChatUnavailable, RedisBoard, RedisSetupError};
+pub use self::redis_board::{
+    CHAT_UNAVAILABLE, ChatUnavailable, RedisBoard, RedisSetupError, redacted,
+};
 
 /// Whose notes a RouteChat call sees.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -139,6 +141,16 @@ impl ChatBoard {
     /// Replaces what is kept at `at` with `history` (oldest first; only its newest
     /// `history_per_location` notes are kept).
     pub fn replace(&mut self, at: Coordinates, history: Vec<Kept>) {
+        let kept = history.len().min(self.limits.history_per_location);
+        let bytes: usize = history[history.len() - kept..]
+            .iter()
+            .map(|k| weight(&k.note))
+            .sum();
+        if !self.keeps_part_of_a_location && bytes > self.limits.max_bytes {
+            // Too heavy to mirror whole, and a part would be a wrong history.
+            self.forget(at);
+            return;
+        }
         if let Some(old) = self.notes.get_mut(&at) {
             // Emptied in place: the location keeps its place in the order of creation.
             self.bytes -= old.iter().map(|kept| weight(&kept.note)).sum::<usize>();
@@ -208,6 +220,14 @@ impl ChatBoard {
         }
     }
 
+    /// Drops everything kept at `at`.
+    fn forget(&mut self, at: Coordinates) {
+        if let Some(history) = self.notes.remove(&at) {
+            self.bytes -= history.iter().map(|kept| weight(&kept.note)).sum::<usize>();
+            self.created.retain(|&location| location != at);
+        }
+    }
+
     fn drop_oldest_location(&mut self) {
         if let Some(oldest) = self.created.pop_front()
             && let Some(history) = self.notes.remove(&oldest)
@@ -255,7 +275,7 @@ impl fmt::Display for ChatBackend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ChatBackend::Memory => f.write_str("memory"),
-            ChatBackend::Redis(url) => f.write_str(url),
+            ChatBackend::Redis(url) => f.write_str(&redacted(url)),
         }
     }
 }
@@ -534,5 +554,18 @@ mod tests {
             (0, vec![]),
             "a part of the location would be a wrong history"
         );
+        assert!(
+            !mirror.follow(at, 3, kept(4, "0123456789")),
+            "nothing to follow"
+        );
+
+        let three = vec![
+            kept(1, "0123456789"),
+            kept(2, "0123456789"),
+            kept(3, "0123456789"),
+        ];
+        mirror.replace(at, three);
+        assert_eq!(numbers(&mirror, at), (0, vec![]), "replaced by too much");
+        assert_eq!(mirror.locations(), 0);
     }
 }

@@ -1,21 +1,29 @@
 //! RouteChat's shared board in Redis: every server replica pointed at one Redis shares one chat,
 //! and the notes outlive the replicas.
 //!
-//! Redis holds the truth. Each location has a list of its newest notes (`--chat-history`), each
-//! stored as `NUMBER:` and the note's protobuf bytes; one counter numbers the notes in the order
-//! Redis received them. One Lua script, which Redis runs atomically, posts a note: it numbers it,
-//! answers the notes kept before it, appends it, trims the list, drops the oldest location beyond
-//! `--chat-locations`, and publishes the note, so what is stored and what is announced agree.
+//! Redis holds the truth. Each location has a list of its newest notes, each stored as `NUMBER:`
+//! and the note's protobuf bytes; one counter numbers the notes in the order Redis received them,
+//! within an *epoch*: a random name the first replica gives the board, which changes whenever
+//! Redis loses the counter (a restart without persistence, FLUSHALL), so that numbers from before
+//! are never taken for numbers from after. One Lua script, which Redis runs atomically, posts a
+//! note: it numbers it, answers the notes kept before it, appends it, applies the limits
+//! (`--chat-history`, `--chat-locations`, `--chat-bytes`, as the in-memory board does) and
+//! publishes the note, so what is stored and what is announced agree.
 //!
 //! Each replica keeps a mirror of the lists ([`ChatBoard::mirror`]), fed by its subscription to
-//! the published notes. A post tells the script the number of the newest note the mirror holds at
-//! the location, and the script answers only the notes after it (or the whole list, when that note
-//! is no longer there). The earlier notes of a reply are therefore always Redis's, whatever the
-//! subscription missed; a warm mirror only saves sending the history back and forth.
+//! the published notes. A post tells the script the newest note the mirror holds at the location,
+//! and the script answers only the notes after it, or the whole list when that note is no longer
+//! there. The script also names the oldest note Redis keeps there, so a reply never holds a note
+//! that Redis dropped. The earlier notes of a reply are therefore always Redis's, whatever the
+//! subscription missed; a warm mirror only saves sending the history back and forth. The mirror
+//! is emptied whenever a connection to Redis is made again, since Redis may have come back with
+//! older data.
 //!
 //! Redis is reached from two threads of the board's own, never from a completion-queue thread: one
 //! posts (posts waiting together go out in one pipeline), one follows the subscription. When Redis
 //! is lost, posts fail at once with [`ChatUnavailable`], and both threads reconnect by themselves.
+//! Clients are told only that the chat is unavailable; the details (and the Redis address, which
+//! may hold a password) go to the server's log, with any password hidden.
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,11 +34,12 @@ use std::time::Duration;
 use futures::channel::oneshot;
 use log::{info, warn};
 use protobuf::Message;
-use redis::{Client, Connection, RedisError, Script, Value};
+use redis::{Client, Connection, RedisError, RedisResult, Script, Value};
 
 use super::{ChatBoard, ChatLimits, Kept};
 use crate::geo::Coordinates;
 use crate::proto::RouteNote;
+use crate::random::SplitMix64;
 
 /// How long connecting to Redis may take before the attempt counts as failed.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -43,23 +52,40 @@ const MAX_RECONNECT_WAIT: Duration = Duration::from_secs(2);
 /// The most posts sent to Redis in one pipeline.
 const MAX_PIPELINE: usize = 256;
 
-/// Posts a note. KEYS: the location's list, the note counter, the list of locations in order of
-/// creation. ARGV: the note's bytes, the number of the newest note the caller holds for the
-/// location (0: none), notes kept per location, locations kept, the channel to publish on.
-/// Answers { number of the note, 1 if what follows continues the caller's notes (0 if it replaces
-/// them), the notes kept before this one as `NUMBER:BYTES`... }.
+/// Posts a note. KEYS: the location's list, the board's state (a hash: `epoch`, `counter`,
+/// `bytes`, and the bytes of each location's list), the list of locations in order of creation.
+/// ARGV: the note's bytes; the epoch and the number of the newest note the caller holds for the
+/// location (number 0: none); notes kept per location; locations kept; bytes kept; the channel to
+/// publish on; an epoch to start with if the board has none.
+/// Answers { the note's number, 1 if the notes that follow continue the caller's (0 if they
+/// replace them), the epoch, the number of the oldest note kept before this one (0: none), the
+/// notes kept before this one as `NUMBER:BYTES`... }, and publishes `EPOCH:NUMBER:PREVIOUS:BYTES`.
+/// A note weighs its stored length plus 64 bytes.
 const POST_SCRIPT: &str = r"
-local number = redis.call('INCR', KEYS[2])
-local known = tonumber(ARGV[2])
+local list, state, locations = KEYS[1], KEYS[2], KEYS[3]
 local function number_of(kept) return tonumber(string.match(kept, '^(%d+):')) end
-local newest = redis.call('LINDEX', KEYS[1], -1)
+local function weight(kept) return #kept + 64 end
+local function decimal(n) return string.format('%d', n) end
+
+local epoch = redis.call('HGET', state, 'epoch')
+if not epoch then
+  epoch = ARGV[8]
+  redis.call('HSET', state, 'epoch', epoch)
+end
+local number = redis.call('HINCRBY', state, 'counter', 1)
+local known = 0
+if ARGV[2] == epoch then known = tonumber(ARGV[3]) end
+
+local oldest = redis.call('LINDEX', list, 0)
+local newest = redis.call('LINDEX', list, -1)
 local previous = 0
 if newest then previous = number_of(newest) end
-local answer = {number, 0}
+local answer = {number, 0, epoch, 0}
+if oldest then answer[4] = number_of(oldest) end
 if known > 0 and previous == known then
   answer[2] = 1
 elseif newest then
-  local kept = redis.call('LRANGE', KEYS[1], 0, -1)
+  local kept = redis.call('LRANGE', list, 0, -1)
   local from = 1
   for i = #kept, 1, -1 do
     local n = number_of(kept[i])
@@ -72,22 +98,45 @@ elseif newest then
   end
   for i = from, #kept do answer[#answer + 1] = kept[i] end
 end
-redis.call('RPUSH', KEYS[1], number .. ':' .. ARGV[1])
-redis.call('LTRIM', KEYS[1], -tonumber(ARGV[3]), -1)
-if not newest then
-  redis.call('RPUSH', KEYS[3], KEYS[1])
-  while redis.call('LLEN', KEYS[3]) > tonumber(ARGV[4]) do
-    redis.call('DEL', redis.call('LPOP', KEYS[3]))
+
+local function drop_note()
+  local dropped = redis.call('LPOP', list)
+  redis.call('HINCRBY', state, list, -weight(dropped))
+  return redis.call('HINCRBY', state, 'bytes', -weight(dropped))
+end
+local function drop_oldest_location()
+  local old = redis.call('LPOP', locations)
+  local bytes = tonumber(redis.call('HGET', state, old) or '0')
+  redis.call('DEL', old)
+  redis.call('HDEL', state, old)
+  return redis.call('HINCRBY', state, 'bytes', -bytes)
+end
+
+local stored = decimal(number) .. ':' .. ARGV[1]
+redis.call('RPUSH', list, stored)
+redis.call('HINCRBY', state, list, weight(stored))
+local bytes = redis.call('HINCRBY', state, 'bytes', weight(stored))
+if not newest then redis.call('RPUSH', locations, list) end
+while redis.call('LLEN', list) > tonumber(ARGV[4]) do bytes = drop_note() end
+while redis.call('LLEN', locations) > tonumber(ARGV[5]) do bytes = drop_oldest_location() end
+while bytes > tonumber(ARGV[6]) and redis.call('LLEN', locations) > 0 do
+  if redis.call('LINDEX', locations, 0) ~= list then
+    bytes = drop_oldest_location()
+  elseif redis.call('LLEN', list) > 1 then
+    bytes = drop_note()
+  else
+    break
   end
 end
-redis.call('PUBLISH', ARGV[5], number .. ':' .. previous .. ':' .. ARGV[1])
+
+redis.call('PUBLISH', ARGV[7], epoch .. ':' .. decimal(number) .. ':' .. decimal(previous) .. ':' .. ARGV[1])
 return answer
 ";
 
 /// The names the board uses in Redis.
 #[derive(Clone, Debug)]
 struct Keys {
-    counter: String,
+    state: String,
     locations: String,
     /// Published notes; Redis channels ignore the database, so the name carries its number.
     channel: String,
@@ -96,7 +145,7 @@ struct Keys {
 impl Keys {
     fn new(database: i64) -> Self {
         Keys {
-            counter: "routeguide:chat:counter".to_string(),
+            state: "routeguide:chat:state".to_string(),
             locations: "routeguide:chat:locations".to_string(),
             channel: format!("routeguide:chat:notes:db{database}"),
         }
@@ -111,17 +160,23 @@ impl Keys {
 /// answered `UNAVAILABLE` from one that could not be reached.
 pub const CHAT_UNAVAILABLE: &str = "RouteChat's shared notes are unavailable";
 
-/// A RouteChat post failed because Redis could not be reached; the note may not have been kept.
+/// A RouteChat post failed in Redis; the note may or may not have been kept. What it says is for
+/// the client: it does not name Redis's address or error, which the server logs instead.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ChatUnavailable(String);
+pub struct ChatUnavailable(&'static str);
 
 impl fmt::Display for ChatUnavailable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        write!(f, "{CHAT_UNAVAILABLE}: {}", self.0)
     }
 }
 
 impl std::error::Error for ChatUnavailable {}
+
+/// The store cannot be reached.
+const UNREACHABLE: ChatUnavailable = ChatUnavailable("the chat store cannot be reached; try again");
+/// The store refused the note (out of memory, say); the server's log says why.
+const REFUSED: ChatUnavailable = ChatUnavailable("the chat store refused the note; try again");
 
 /// Redis could not be reached or prepared when the server started.
 #[derive(Debug)]
@@ -142,12 +197,64 @@ impl fmt::Display for RedisSetupError {
 
 impl std::error::Error for RedisSetupError {}
 
-/// One post on its way to Redis.
+/// `url` with any password replaced by `***`, for logs and error messages.
+pub fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    match rest.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or("");
+            if userinfo.contains(':') {
+                format!("{scheme}://{user}:***@{host}")
+            } else {
+                format!("{scheme}://***@{host}")
+            }
+        }
+        None => url.to_string(),
+    }
+}
+
+/// A replica's copy of the board, and what it is a copy of.
+struct Mirror {
+    board: ChatBoard,
+    limits: ChatLimits,
+    /// The epoch its numbers belong to; empty until Redis has named it.
+    epoch: String,
+    /// How many times it was emptied; a post made before the last time does not trust it.
+    generation: u64,
+}
+
+impl Mirror {
+    /// Empties the mirror, for the epoch `epoch`.
+    fn reset(&mut self, epoch: String) {
+        self.board = ChatBoard::mirror(self.limits);
+        self.epoch = epoch;
+        self.generation += 1;
+    }
+
+    /// Makes the mirror one of `epoch`: emptied if it held notes of another.
+    fn enter(&mut self, epoch: &str) {
+        if self.epoch == epoch {
+            return;
+        }
+        if self.epoch.is_empty() {
+            // Only an empty mirror has no epoch: nothing to drop.
+            self.epoch = epoch.to_string();
+        } else {
+            self.reset(epoch.to_string());
+        }
+    }
+}
+
+/// One post on its way to Redis, with what the mirror held at its location when it was made.
 struct Post {
     at: Coordinates,
     note: Arc<RouteNote>,
     encoded: Vec<u8>,
-    /// The mirror's notes at `at` when the post was made, and the number of the newest.
+    epoch: String,
+    generation: u64,
+    /// The number of the newest note in `earlier` (0: none).
     known: u64,
     earlier: Vec<Kept>,
     reply: oneshot::Sender<Result<Vec<Arc<RouteNote>>, ChatUnavailable>>,
@@ -157,41 +264,57 @@ struct Post {
 struct Posted {
     number: u64,
     continues: bool,
-    earlier: Vec<Kept>,
+    epoch: String,
+    /// The number of the oldest note Redis kept at the location before this one (0: none).
+    oldest: u64,
+    after: Vec<Kept>,
 }
 
 /// The shared RouteChat board of every replica pointed at one Redis.
 pub struct RedisBoard {
     posts: mpsc::Sender<Post>,
-    mirror: Arc<Mutex<ChatBoard>>,
+    mirror: Arc<Mutex<Mirror>>,
     /// Cleared when the board is dropped, which stops the subscription's thread.
     open: Arc<AtomicBool>,
-    url: String,
 }
 
 impl RedisBoard {
-    /// Connects to Redis at `url`, loads the post script and starts the board's two threads.
-    /// Fails, naming the address, when Redis does not answer.
+    /// Connects to Redis at `url`, loads the post script, starts the board's two threads and
+    /// returns once the subscription is in place. Fails, naming the address, when Redis does not
+    /// answer.
     pub fn connect(url: &str, limits: ChatLimits) -> Result<Self, RedisSetupError> {
+        let shown = redacted(url);
         let setup_error = |error| RedisSetupError {
-            url: url.to_string(),
+            url: shown.clone(),
             error,
+        };
+        let limits = ChatLimits {
+            history_per_location: limits.history_per_location.max(1),
+            locations: limits.locations.max(1),
+            max_bytes: limits.max_bytes,
         };
         let client = Client::open(url).map_err(setup_error)?;
         let keys = Keys::new(client.get_connection_info().redis_settings().db());
         let script = Script::new(POST_SCRIPT);
-        let connection = connect(&client, &script).map_err(setup_error)?;
+        let mut connection = connect(&client).map_err(setup_error)?;
+        script.load(&mut connection).map_err(setup_error)?;
 
-        let mirror = Arc::new(Mutex::new(ChatBoard::mirror(limits)));
+        let mirror = Arc::new(Mutex::new(Mirror {
+            board: ChatBoard::mirror(limits),
+            limits,
+            epoch: String::new(),
+            generation: 0,
+        }));
         let open = Arc::new(AtomicBool::new(true));
-        let (posts, waiting) = mpsc::channel();
         let hung_up = Arc::new(AtomicBool::new(false));
+        let (posts, waiting) = mpsc::channel();
         let poster = Poster {
             client: client.clone(),
             script,
             keys: keys.clone(),
             limits,
-            url: url.to_string(),
+            new_epoch: fresh_epoch(),
+            url: shown.clone(),
             mirror: Arc::clone(&mirror),
             connection: Some(connection),
             hung_up: Arc::clone(&hung_up),
@@ -204,7 +327,7 @@ impl RedisBoard {
             client,
             subscribed: Some(subscribed),
             channel: keys.channel,
-            url: url.to_string(),
+            url: shown.clone(),
             mirror: Arc::clone(&mirror),
             open: Arc::clone(&open),
             hung_up,
@@ -229,12 +352,11 @@ impl RedisBoard {
                 "could not subscribe to the notes of other replicas",
             ))));
         }
-        info!("RouteChat keeps its shared notes in Redis at {url}");
+        info!("RouteChat keeps its shared notes in Redis at {shown}");
         Ok(RedisBoard {
             posts,
             mirror,
             open,
-            url: url.to_string(),
         })
     }
 
@@ -245,37 +367,31 @@ impl RedisBoard {
         at: Coordinates,
         note: RouteNote,
     ) -> Result<Vec<Arc<RouteNote>>, ChatUnavailable> {
-        let encoded = note.write_to_bytes().map_err(|e| {
-            ChatUnavailable(format!(
-                "{CHAT_UNAVAILABLE}: a note could not be encoded: {e}"
-            ))
-        })?;
-        let (known, earlier) = lock(&self.mirror).history(at);
+        let encoded = note.write_to_bytes().map_err(|_| REFUSED)?;
+        let (epoch, generation, (known, earlier)) = {
+            let mirror = lock(&self.mirror);
+            let history = mirror.board.history(at);
+            (mirror.epoch.clone(), mirror.generation, history)
+        };
         let (reply, answer) = oneshot::channel();
         let post = Post {
             at,
             note: Arc::new(note),
             encoded,
+            epoch,
+            generation,
             known,
             earlier,
             reply,
         };
-        let stopped = || {
-            ChatUnavailable(format!(
-                "{CHAT_UNAVAILABLE}: the link to Redis at {} stopped",
-                self.url
-            ))
-        };
-        self.posts.send(post).map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
+        self.posts.send(post).map_err(|_| UNREACHABLE)?;
+        answer.await.map_err(|_| UNREACHABLE)?
     }
-}
 
-impl RedisBoard {
     /// The notes this replica's mirror holds at `at`, oldest first: those it posted and those it
     /// heard of by subscription. For diagnostics and tests; replies never rely on it alone.
     pub fn mirrored(&self, at: Coordinates) -> Vec<Arc<RouteNote>> {
-        let (_, history) = lock(&self.mirror).history(at);
+        let (_, history) = lock(&self.mirror).board.history(at);
         history.into_iter().map(|kept| kept.note).collect()
     }
 }
@@ -287,26 +403,26 @@ impl Drop for RedisBoard {
 }
 
 /// The mirror, also after a panic elsewhere: each of its methods leaves it consistent.
-fn lock(mirror: &Mutex<ChatBoard>) -> MutexGuard<'_, ChatBoard> {
+fn lock(mirror: &Mutex<Mirror>) -> MutexGuard<'_, Mirror> {
     mirror.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// A connection to Redis that gives up on a silent server, with the post script loaded.
-fn connect(client: &Client, script: &Script) -> Result<Connection, RedisError> {
-    let mut connection = client.get_connection_with_timeout(CONNECT_TIMEOUT)?;
+/// An epoch name for a board that has none: random enough that two replicas starting a board at
+/// once, or a board started again, do not pick the same.
+fn fresh_epoch() -> String {
+    format!("{:016x}", SplitMix64::from_entropy().next_u64())
+}
+
+/// A connection to Redis that gives up on a silent server.
+fn connect(client: &Client) -> RedisResult<Connection> {
+    let connection = client.get_connection_with_timeout(CONNECT_TIMEOUT)?;
     connection.set_read_timeout(Some(REPLY_TIMEOUT))?;
     connection.set_write_timeout(Some(REPLY_TIMEOUT))?;
-    load_script(&mut connection, script)?;
     Ok(connection)
 }
 
-fn load_script(connection: &mut Connection, script: &Script) -> Result<(), RedisError> {
-    let hash: String = redis::cmd("SCRIPT")
-        .arg("LOAD")
-        .arg(POST_SCRIPT)
-        .query(connection)?;
-    debug_assert_eq!(hash, script.get_hash());
-    Ok(())
+fn is_no_script(error: &RedisError) -> bool {
+    error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)
 }
 
 /// The thread that sends posts to Redis.
@@ -315,8 +431,11 @@ struct Poster {
     script: Script,
     keys: Keys,
     limits: ChatLimits,
+    /// The epoch this replica proposes if the board has none.
+    new_epoch: String,
+    /// The address, password hidden.
     url: String,
-    mirror: Arc<Mutex<ChatBoard>>,
+    mirror: Arc<Mutex<Mirror>>,
     /// `None` after Redis was lost, until the next post connects again.
     connection: Option<Connection>,
     /// Set by the subscription's thread when Redis hung up on it: this thread's connection is
@@ -336,74 +455,113 @@ impl Poster {
                     Err(_) => break,
                 }
             }
-            match self.send(&batch) {
+            match self.send(&mut batch) {
                 Ok(answers) => {
                     for (post, answer) in batch.into_iter().zip(answers) {
-                        self.deliver(post, answer);
+                        match answer {
+                            Ok(answer) => self.deliver(post, answer),
+                            Err(e) => {
+                                warn!("RouteChat: Redis at {} refused a note: {e}", self.url);
+                                let _ = post.reply.send(Err(REFUSED));
+                            }
+                        }
                     }
                 }
                 Err(e) => {
                     if self.connection.take().is_some() {
                         warn!("RouteChat lost Redis at {}: {e}", self.url);
                     }
-                    let unavailable =
-                        ChatUnavailable(format!("{CHAT_UNAVAILABLE}: Redis at {}: {e}", self.url));
                     for post in batch {
-                        let _ = post.reply.send(Err(unavailable.clone()));
+                        let _ = post.reply.send(Err(UNREACHABLE));
                     }
                 }
             }
         }
     }
 
-    /// Runs the post script for every post of `batch`, in order, and returns what it answered.
-    fn send(&mut self, batch: &[Post]) -> Result<Vec<Posted>, RedisError> {
+    /// Runs the post script for every post of `batch`, in order, and returns what it answered
+    /// for each; fails as a whole only when Redis cannot be reached.
+    fn send(&mut self, batch: &mut [Post]) -> RedisResult<Vec<RedisResult<Posted>>> {
         if self.hung_up.swap(false, Ordering::Relaxed) {
             self.connection = None;
         }
-        let connection = match &mut self.connection {
-            Some(connection) => connection,
-            slot @ None => {
-                let connection = connect(&self.client, &self.script)?;
-                info!("RouteChat reached Redis at {} again", self.url);
-                slot.insert(connection)
+        if self.connection.is_none() {
+            let connection = connect(&self.client)?;
+            // Redis may be back with older data: what the mirror holds no longer counts.
+            lock(&self.mirror).reset(String::new());
+            info!("RouteChat reached Redis at {} again", self.url);
+            self.connection = Some(connection);
+        }
+        let generation = lock(&self.mirror).generation;
+        for post in batch.iter_mut() {
+            if post.generation != generation {
+                post.known = 0;
+                post.earlier.clear();
+                post.generation = generation;
             }
-        };
+        }
+        let mut answers = self.run_scripts(batch.iter())?;
+        // Redis forgets its scripts when it restarts: load it, and send again those posts that
+        // did not run (only those: the others were stored).
+        let not_run: Vec<usize> = (0..answers.len())
+            .filter(|&i| matches!(&answers[i], Err(e) if is_no_script(e)))
+            .collect();
+        if !not_run.is_empty() {
+            let connection = self.connection.as_mut().expect("connected above");
+            self.script.load(connection)?;
+            let again = self.run_scripts(not_run.iter().map(|&i| &batch[i]))?;
+            for (i, answer) in not_run.into_iter().zip(again) {
+                answers[i] = answer;
+            }
+        }
+        Ok(answers
+            .into_iter()
+            .map(|answer| answer.and_then(parse_answer))
+            .collect())
+    }
+
+    /// One pipeline of EVALSHA, one per post; each answer or error in order.
+    fn run_scripts<'a>(
+        &mut self,
+        posts: impl Iterator<Item = &'a Post>,
+    ) -> RedisResult<Vec<RedisResult<Value>>> {
         let mut pipeline = redis::pipe();
-        for post in batch {
+        for post in posts {
             pipeline.cmd("EVALSHA").arg(self.script.get_hash()).arg(3);
             pipeline
                 .arg(Keys::location(post.at))
-                .arg(&self.keys.counter)
+                .arg(&self.keys.state)
                 .arg(&self.keys.locations);
             pipeline
                 .arg(&post.encoded)
+                .arg(&post.epoch)
                 .arg(post.known)
                 .arg(self.limits.history_per_location)
                 .arg(self.limits.locations)
-                .arg(&self.keys.channel);
+                .arg(self.limits.max_bytes)
+                .arg(&self.keys.channel)
+                .arg(&self.new_epoch);
         }
-        let answers: Vec<Value> = match pipeline.query(connection) {
-            // Redis forgets its scripts when it restarts; none of the batch ran then.
-            Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
-                load_script(connection, &self.script)?;
-                pipeline.query(connection)?
-            }
-            answers => answers?,
-        };
-        answers.into_iter().map(parse_answer).collect()
+        let connection = self.connection.as_mut().expect("connected before sending");
+        pipeline.ignore_errors().query(connection)
     }
 
     /// Answers one post, and puts what Redis holds at its location into the mirror.
     fn deliver(&self, post: Post, answer: Posted) {
         let mut history = if answer.continues {
-            post.earlier
+            // Only what Redis still keeps: another replica may keep fewer notes per location.
+            let mut earlier = post.earlier;
+            if let Some(start) = earlier.iter().position(|k| k.number == answer.oldest) {
+                earlier.drain(..start);
+            }
+            earlier
         } else {
             Vec::new()
         };
-        history.extend(answer.earlier);
-        let keep = self.limits.history_per_location.max(1);
-        let skip = history.len().saturating_sub(keep);
+        history.extend(answer.after);
+        let skip = history
+            .len()
+            .saturating_sub(self.limits.history_per_location);
         let earlier = history[skip..]
             .iter()
             .map(|kept| Arc::clone(&kept.note))
@@ -412,13 +570,21 @@ impl Poster {
             number: answer.number,
             note: post.note,
         });
-        lock(&self.mirror).replace(post.at, history);
+        {
+            let mut mirror = lock(&self.mirror);
+            // A mirror emptied since the post was sent (Redis was reached again) takes nothing
+            // from before.
+            if mirror.generation == post.generation {
+                mirror.enter(&answer.epoch);
+                mirror.board.replace(post.at, history);
+            }
+        }
         let _ = post.reply.send(Ok(earlier));
     }
 }
 
-/// Reads the post script's answer: `{number, continues, NUMBER:BYTES...}`.
-fn parse_answer(answer: Value) -> Result<Posted, RedisError> {
+/// Reads the post script's answer: `{number, continues, epoch, oldest, NUMBER:BYTES...}`.
+fn parse_answer(answer: Value) -> RedisResult<Posted> {
     let malformed = |what: &str| {
         RedisError::from((
             redis::ErrorKind::Parse,
@@ -430,28 +596,41 @@ fn parse_answer(answer: Value) -> Result<Posted, RedisError> {
         return Err(malformed("something other than a list"));
     };
     let mut items = items.into_iter();
-    let (Some(Value::Int(number)), Some(Value::Int(continues))) = (items.next(), items.next())
+    let (
+        Some(Value::Int(number)),
+        Some(Value::Int(continues)),
+        Some(Value::BulkString(epoch)),
+        Some(Value::Int(oldest)),
+    ) = (items.next(), items.next(), items.next(), items.next())
     else {
-        return Err(malformed("no note number"));
+        return Err(malformed("no note number and epoch"));
     };
-    let earlier = items
+    let after = items
         .map(|item| match item {
             Value::BulkString(bytes) => parse_kept(&bytes).ok_or_else(|| malformed("a bad note")),
             _ => Err(malformed("a note that is not a string")),
         })
         .collect::<Result<_, _>>()?;
     Ok(Posted {
-        number: number.try_into().unwrap_or(0),
+        number: u64::try_from(number).unwrap_or(0),
         continues: continues == 1,
-        earlier,
+        epoch: String::from_utf8_lossy(&epoch).into_owned(),
+        oldest: u64::try_from(oldest).unwrap_or(0),
+        after,
     })
+}
+
+/// Splits `FIELD:` from the front of `bytes`.
+fn split_field(bytes: &[u8]) -> Option<(&str, &[u8])> {
+    let colon = bytes.iter().position(|&b| b == b':')?;
+    let field = std::str::from_utf8(&bytes[..colon]).ok()?;
+    Some((field, &bytes[colon + 1..]))
 }
 
 /// Splits `NUMBER:` from the front of `bytes`.
 fn split_number(bytes: &[u8]) -> Option<(u64, &[u8])> {
-    let colon = bytes.iter().position(|&b| b == b':')?;
-    let number = std::str::from_utf8(&bytes[..colon]).ok()?.parse().ok()?;
-    Some((number, &bytes[colon + 1..]))
+    let (number, rest) = split_field(bytes)?;
+    Some((number.parse().ok()?, rest))
 }
 
 /// A note as kept in a location's list: `NUMBER:BYTES`.
@@ -464,14 +643,28 @@ fn parse_kept(bytes: &[u8]) -> Option<Kept> {
     })
 }
 
+/// A published note: `EPOCH:NUMBER:PREVIOUS:BYTES`.
+fn parse_published(message: &[u8]) -> Option<(&str, u64, Kept)> {
+    let (epoch, rest) = split_field(message)?;
+    let (number, rest) = split_number(rest)?;
+    let (previous, bytes) = split_number(rest)?;
+    let note = RouteNote::parse_from_bytes(bytes).ok()?;
+    let kept = Kept {
+        number,
+        note: Arc::new(note),
+    };
+    Some((epoch, previous, kept))
+}
+
 /// The thread that follows the notes published by every replica into the mirror.
 struct Follower {
     client: Client,
     /// Told once, when the first subscription is in place.
     subscribed: Option<mpsc::SyncSender<()>>,
     channel: String,
+    /// The address, password hidden.
     url: String,
-    mirror: Arc<Mutex<ChatBoard>>,
+    mirror: Arc<Mutex<Mirror>>,
     open: Arc<AtomicBool>,
     /// See [`Poster::hung_up`].
     hung_up: Arc<AtomicBool>,
@@ -503,7 +696,7 @@ impl Follower {
 
     /// Subscribes and applies every published note to the mirror; returns when the board is
     /// dropped, or with the error that ended the subscription.
-    fn follow(&mut self, lost: &mut bool) -> Result<(), RedisError> {
+    fn follow(&mut self, lost: &mut bool) -> RedisResult<()> {
         let mut connection = self.client.get_connection_with_timeout(CONNECT_TIMEOUT)?;
         let mut subscription = connection.as_pubsub();
         subscription.set_read_timeout(Some(FOLLOW_POLL))?;
@@ -512,6 +705,8 @@ impl Follower {
             let _ = subscribed.send(());
         }
         if std::mem::take(lost) {
+            // Notes were missed, and Redis may be back with older data.
+            lock(&self.mirror).reset(String::new());
             info!("RouteChat follows Redis at {} again", self.url);
         }
         while self.open.load(Ordering::Relaxed) {
@@ -524,36 +719,29 @@ impl Follower {
         Ok(())
     }
 
-    /// Adds a published note (`NUMBER:PREVIOUS:BYTES`) to the mirror, if the mirror holds the
-    /// note before it at its location; otherwise the next post there fetches what is missing.
+    /// Adds a published note to the mirror if the mirror holds the note before it at its
+    /// location; otherwise the next post there fetches what is missing.
     fn apply(&self, message: &[u8]) {
-        let Some((number, rest)) = split_number(message) else {
+        let Some((epoch, previous, kept)) = parse_published(message) else {
             return;
         };
-        let Some((previous, bytes)) = split_number(rest) else {
+        let Ok(at) = Coordinates::from_point(kept.note.get_location()) else {
             return;
         };
-        let Ok(note) = RouteNote::parse_from_bytes(bytes) else {
-            return;
-        };
-        let Ok(at) = Coordinates::from_point(note.get_location()) else {
-            return;
-        };
-        let kept = Kept {
-            number,
-            note: Arc::new(note),
-        };
-        lock(&self.mirror).follow(at, previous, kept);
+        let mut mirror = lock(&self.mirror);
+        mirror.enter(epoch);
+        mirror.board.follow(at, previous, kept);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proto;
 
     #[test]
     fn a_kept_note_is_its_number_then_its_bytes() {
-        let note = crate::proto::route_note(crate::proto::point(1, 2), "a:b");
+        let note = proto::route_note(proto::point(1, 2), "a:b");
         let mut bytes = b"42:".to_vec();
         bytes.extend(note.write_to_bytes().unwrap());
         let kept = parse_kept(&bytes).unwrap();
@@ -561,5 +749,34 @@ mod tests {
         assert_eq!(*kept.note, note);
         assert!(parse_kept(b"x:").is_none());
         assert!(parse_kept(b"no colon").is_none());
+    }
+
+    #[test]
+    fn a_published_note_is_epoch_number_previous_then_bytes() {
+        let note = proto::route_note(proto::point(1, 2), "x");
+        let mut bytes = b"00ab:7:3:".to_vec();
+        bytes.extend(note.write_to_bytes().unwrap());
+        let (epoch, previous, kept) = parse_published(&bytes).unwrap();
+        assert_eq!((epoch, previous, kept.number), ("00ab", 3, 7));
+        assert_eq!(*kept.note, note);
+        assert!(parse_published(b"00ab:7:").is_none());
+    }
+
+    #[test]
+    fn passwords_are_hidden_from_logs() {
+        assert_eq!(
+            redacted("redis://127.0.0.1:6379/2"),
+            "redis://127.0.0.1:6379/2"
+        );
+        assert_eq!(
+            redacted("redis://:secret@db:6379"),
+            "redis://:***@db:6379",
+            "password only"
+        );
+        assert_eq!(
+            redacted("redis://me:secret@db:6379/1"),
+            "redis://me:***@db:6379/1"
+        );
+        assert_eq!(redacted("redis://token@db"), "redis://***@db");
     }
 }
