@@ -20,6 +20,7 @@ export CMAKE_POLICY_VERSION_MINIMUM := 3.5
 INTEROP_VENV := $(TOOLS)/interop-venv
 
 SOAK_SECS ?= 600
+ONLY ?=
 
 .PHONY: build run-server run-client test rust-test interop bench soak lint clean prerequisites
 
@@ -53,9 +54,11 @@ $(INTEROP_VENV)/.installed: tests/interop/requirements.txt
 	@touch $@
 
 ## bench: servers pinned to CPU 0, the load generator to CPU 1; a table, also in target/bench/results.json
+## (ONLY=unary,big,redis,peer runs only those parts)
 bench: build $(INTEROP_VENV)/.installed
 	taskset -c 1 $(BIN)/route_guide_bench suite --server $(BIN)/route_guide_server --server-cpu 0 \
-		--peer-python $(INTEROP_VENV)/bin/python --peer-script tests/interop/route_guide_server.py
+		--peer-python $(INTEROP_VENV)/bin/python --peer-script tests/interop/route_guide_server.py \
+		$(if $(ONLY),--only $(ONLY))
 
 ## soak: mixed load over all four RPCs for SOAK_SECS seconds (default 600); not part of `make test`
 soak: build

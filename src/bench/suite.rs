@@ -37,6 +37,28 @@ pub struct SuiteConfig {
     pub server_threads: usize,
     /// The interop suite's Python server, to compare with: (python, script).
     pub python_peer: Option<(PathBuf, PathBuf)>,
+    /// The parts to run; all of them when empty.
+    pub only: Vec<Part>,
+}
+
+/// The parts of the suite, which `--only` picks from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Part {
+    /// GetFeature on the standard 100 features, 1x1 and 4x16.
+    Unary,
+    /// Everything on the 1,000,000-feature database: loading, GetFeature, ListFeatures,
+    /// RecordRoute, RouteChat in memory.
+    Big,
+    /// RouteChat over Redis with two replicas (when redis-server is installed).
+    Redis,
+    /// GetFeature 4x16 on the Python peer server, and the ratio to ours (with `unary`).
+    Peer,
+}
+
+impl SuiteConfig {
+    fn runs(&self, part: Part) -> bool {
+        self.only.is_empty() || self.only.contains(&part)
+    }
 }
 
 /// One line of the table.
@@ -57,225 +79,236 @@ pub fn run(config: &SuiteConfig) -> Result<(), String> {
 
     let standard = FeatureStore::load(&config.standard_db).map_err(|e| e.to_string())?;
     let standard_points = store_points(&standard);
-    progress("GetFeature on the standard 100 features");
-    let small_server = start_server(config, &config.standard_db)?;
-    let (latency_1x1, cpu_small) = unary_pair(config, &small_server, &standard_points)?;
-    rows.push(row(
-        "GetFeature, 100 features, 1x1",
-        "p50 latency",
-        latency_1x1.latency.p50_us,
-        "us",
-        "<= 80",
-    ));
-    rows.push(row(
-        "GetFeature, 100 features, 1x1",
-        "p99 latency",
-        latency_1x1.latency.p99_us,
-        "us",
-        "",
-    ));
-    rows.push(row(
-        "GetFeature, 100 features, 4x16",
-        "calls/s",
-        cpu_small.0.calls_per_sec,
-        "/s",
-        "",
-    ));
-    rows.push(row(
-        "GetFeature, 100 features, 4x16",
-        "server CPU per call",
-        cpu_small.1,
-        "us",
-        "<= 10",
-    ));
-    rows.push(row(
-        "GetFeature, 100 features, 4x16",
-        "p99 latency",
-        cpu_small.0.latency.p99_us,
-        "us",
-        "",
-    ));
-    details.insert("get_feature_100_1x1".into(), json!(latency_1x1));
-    details.insert(
-        "get_feature_100_4x16".into(),
-        json!({"report": cpu_small.0, "server_cpu_us_per_call": cpu_small.1}),
-    );
-    drop(small_server);
-
-    let big_db = big_database(config)?;
-    progress(&format!("loading {} features", config.big_features));
-    let started = Instant::now();
-    let big_server = start_server(config, &big_db)?;
-    let load_secs = started.elapsed().as_secs_f64();
-    let (rss, peak_rss) = big_server.memory()?;
-    rows.push(row(
-        "Load 1M-feature database",
-        "time to listening",
-        load_secs,
-        "s",
-        "< 2",
-    ));
-    rows.push(row(
-        "Load 1M-feature database",
-        "peak RSS",
-        peak_rss as f64 / 1e6,
-        "MB",
-        "< 250",
-    ));
-    details.insert(
-        "load_big".into(),
-        json!({"secs": load_secs, "rss_bytes": rss, "peak_rss_bytes": peak_rss}),
-    );
-
-    let big = FeatureStore::load(&big_db).map_err(|e| e.to_string())?;
-    let big_points = store_points(&big);
-    progress("GetFeature on the large database");
-    let (big_1x1, cpu_big) = unary_pair(config, &big_server, &big_points)?;
-    rows.push(row(
-        "GetFeature, 1M features, 1x1",
-        "p50 latency",
-        big_1x1.latency.p50_us,
-        "us",
-        "within 10% of 100",
-    ));
-    rows.push(row(
-        "GetFeature, 1M features, 4x16",
-        "server CPU per call",
-        cpu_big.1,
-        "us",
-        "within 10% of 100",
-    ));
-    details.insert("get_feature_1m_1x1".into(), json!(big_1x1));
-    details.insert(
-        "get_feature_1m_4x16".into(),
-        json!({"report": cpu_big.0, "server_cpu_us_per_call": cpu_big.1}),
-    );
-
-    progress("ListFeatures of the whole world");
-    let world = world_rectangle();
-    let (whole, cpu) = on_server(&big_server, || {
-        load::list_features(&big_server.addr(), world)
-    })?;
-    let cpu_per_feature = per_call_us(cpu, whole.features);
-    rows.push(row(
-        "ListFeatures, whole world, 1M",
-        "server CPU per feature",
-        cpu_per_feature,
-        "us",
-        "",
-    ));
-    rows.push(row(
-        "ListFeatures, whole world, 1M",
-        "features/s",
-        whole.features_per_sec,
-        "/s",
-        ">= 1,000,000",
-    ));
-    rows.push(row(
-        "ListFeatures, whole world, 1M",
-        "throughput",
-        whole.mb_per_sec,
-        "MB/s",
-        "",
-    ));
-    details.insert(
-        "list_world".into(),
-        json!({"report": whole, "server_cpu_us_per_feature": cpu_per_feature}),
-    );
-
-    progress("ListFeatures of a rectangle holding about 1,000 features");
-    let small_rect = rectangle_holding(1_000, big.len());
-    let queries = 200;
-    let (small, cpu) = on_server(&big_server, || {
-        load::repeated_list_features(&big_server.addr(), &small_rect, queries)
-    })?;
-    let cpu_per_query = per_call_us(cpu, queries);
-    rows.push(row(
-        "ListFeatures, ~1,000 features",
-        "p50 latency",
-        small.latency.p50_us,
-        "us",
-        "",
-    ));
-    rows.push(row(
-        "ListFeatures, ~1,000 features",
-        "server CPU per query",
-        cpu_per_query,
-        "us",
-        "< 1000",
-    ));
-    details.insert(
-        "list_small".into(),
-        json!({"report": small, "server_cpu_us_per_query": cpu_per_query}),
-    );
-
-    progress("RecordRoute with 1,000,000 points");
-    let (route, cpu) = on_server(&big_server, || {
-        load::record_route(&big_server.addr(), &big_points, 1_000_000)
-    })?;
-    let cpu_per_point = per_call_us(cpu, route.points);
-    rows.push(row(
-        "RecordRoute, 1M points",
-        "server CPU per point",
-        cpu_per_point,
-        "us",
-        "",
-    ));
-    rows.push(row(
-        "RecordRoute, 1M points",
-        "points/s",
-        route.points_per_sec,
-        "/s",
-        ">= 1,000,000",
-    ));
-    details.insert(
-        "record_route".into(),
-        json!({"report": route, "server_cpu_us_per_point": cpu_per_point}),
-    );
-
-    progress("RouteChat: 1,000 chats x 100 notes");
-    let (chat, cpu) = on_server(&big_server, || {
-        load::route_chat(&big_server.addr(), 4, 1_000, 100)
-    })?;
-    let cpu_per_note = per_call_us(cpu, chat.notes_sent);
-    rows.push(row(
-        "RouteChat, 1,000 x 100",
-        "server CPU per note",
-        cpu_per_note,
-        "us",
-        "",
-    ));
-    rows.push(row(
-        "RouteChat, 1,000 x 100",
-        "notes/s",
-        chat.notes_per_sec,
-        "/s",
-        "",
-    ));
-    rows.push(row(
-        "RouteChat, 1,000 x 100",
-        "p99 reply latency",
-        chat.reply_latency.p99_us / 1000.0,
-        "ms",
-        "< 5",
-    ));
-    rows.push(row(
-        "RouteChat, 1,000 x 100",
-        "replies correct",
-        chat.replies_correct as f64 / chat.replies_expected.max(1) as f64 * 100.0,
-        "%",
-        "100",
-    ));
-    details.insert("route_chat".into(), json!(chat));
-    drop(big_server);
-
-    if RedisProcess::installed() {
-        redis_chat(config, &mut rows, &mut details)?;
+    let ours_calls_per_sec = if config.runs(Part::Unary) {
+        progress("GetFeature on the standard 100 features");
+        let small_server = start_server(config, &config.standard_db)?;
+        let (latency_1x1, cpu_small) = unary_pair(config, &small_server, &standard_points)?;
+        rows.push(row(
+            "GetFeature, 100 features, 1x1",
+            "p50 latency",
+            latency_1x1.latency.p50_us,
+            "us",
+            "<= 80",
+        ));
+        rows.push(row(
+            "GetFeature, 100 features, 1x1",
+            "p99 latency",
+            latency_1x1.latency.p99_us,
+            "us",
+            "",
+        ));
+        rows.push(row(
+            "GetFeature, 100 features, 4x16",
+            "calls/s",
+            cpu_small.0.calls_per_sec,
+            "/s",
+            "",
+        ));
+        rows.push(row(
+            "GetFeature, 100 features, 4x16",
+            "server CPU per call",
+            cpu_small.1,
+            "us",
+            "<= 10",
+        ));
+        rows.push(row(
+            "GetFeature, 100 features, 4x16",
+            "p99 latency",
+            cpu_small.0.latency.p99_us,
+            "us",
+            "",
+        ));
+        details.insert("get_feature_100_1x1".into(), json!(latency_1x1));
+        details.insert(
+            "get_feature_100_4x16".into(),
+            json!({"report": cpu_small.0, "server_cpu_us_per_call": cpu_small.1}),
+        );
+        drop(small_server);
+        Some(cpu_small.0.calls_per_sec)
     } else {
-        progress("skipping RouteChat over Redis: redis-server is not installed");
+        None
+    };
+
+    if config.runs(Part::Big) {
+        let big_db = big_database(config)?;
+        progress(&format!("loading {} features", config.big_features));
+        let started = Instant::now();
+        let big_server = start_server(config, &big_db)?;
+        let load_secs = started.elapsed().as_secs_f64();
+        let (rss, peak_rss) = big_server.memory()?;
+        rows.push(row(
+            "Load 1M-feature database",
+            "time to listening",
+            load_secs,
+            "s",
+            "< 2",
+        ));
+        rows.push(row(
+            "Load 1M-feature database",
+            "peak RSS",
+            peak_rss as f64 / 1e6,
+            "MB",
+            "< 250",
+        ));
+        details.insert(
+            "load_big".into(),
+            json!({"secs": load_secs, "rss_bytes": rss, "peak_rss_bytes": peak_rss}),
+        );
+
+        let big = FeatureStore::load(&big_db).map_err(|e| e.to_string())?;
+        let big_points = store_points(&big);
+        progress("GetFeature on the large database");
+        let (big_1x1, cpu_big) = unary_pair(config, &big_server, &big_points)?;
+        rows.push(row(
+            "GetFeature, 1M features, 1x1",
+            "p50 latency",
+            big_1x1.latency.p50_us,
+            "us",
+            "within 10% of 100",
+        ));
+        rows.push(row(
+            "GetFeature, 1M features, 4x16",
+            "server CPU per call",
+            cpu_big.1,
+            "us",
+            "within 10% of 100",
+        ));
+        details.insert("get_feature_1m_1x1".into(), json!(big_1x1));
+        details.insert(
+            "get_feature_1m_4x16".into(),
+            json!({"report": cpu_big.0, "server_cpu_us_per_call": cpu_big.1}),
+        );
+
+        progress("ListFeatures of the whole world");
+        let world = world_rectangle();
+        let (whole, cpu) = on_server(&big_server, || {
+            load::list_features(&big_server.addr(), world)
+        })?;
+        let cpu_per_feature = per_call_us(cpu, whole.features);
+        rows.push(row(
+            "ListFeatures, whole world, 1M",
+            "server CPU per feature",
+            cpu_per_feature,
+            "us",
+            "",
+        ));
+        rows.push(row(
+            "ListFeatures, whole world, 1M",
+            "features/s",
+            whole.features_per_sec,
+            "/s",
+            ">= 1,000,000",
+        ));
+        rows.push(row(
+            "ListFeatures, whole world, 1M",
+            "throughput",
+            whole.mb_per_sec,
+            "MB/s",
+            "",
+        ));
+        details.insert(
+            "list_world".into(),
+            json!({"report": whole, "server_cpu_us_per_feature": cpu_per_feature}),
+        );
+
+        progress("ListFeatures of a rectangle holding about 1,000 features");
+        let small_rect = rectangle_holding(1_000, big.len());
+        let queries = 200;
+        let (small, cpu) = on_server(&big_server, || {
+            load::repeated_list_features(&big_server.addr(), &small_rect, queries)
+        })?;
+        let cpu_per_query = per_call_us(cpu, queries);
+        rows.push(row(
+            "ListFeatures, ~1,000 features",
+            "p50 latency",
+            small.latency.p50_us,
+            "us",
+            "",
+        ));
+        rows.push(row(
+            "ListFeatures, ~1,000 features",
+            "server CPU per query",
+            cpu_per_query,
+            "us",
+            "< 1000",
+        ));
+        details.insert(
+            "list_small".into(),
+            json!({"report": small, "server_cpu_us_per_query": cpu_per_query}),
+        );
+
+        progress("RecordRoute with 1,000,000 points");
+        let (route, cpu) = on_server(&big_server, || {
+            load::record_route(&big_server.addr(), &big_points, 1_000_000)
+        })?;
+        let cpu_per_point = per_call_us(cpu, route.points);
+        rows.push(row(
+            "RecordRoute, 1M points",
+            "server CPU per point",
+            cpu_per_point,
+            "us",
+            "",
+        ));
+        rows.push(row(
+            "RecordRoute, 1M points",
+            "points/s",
+            route.points_per_sec,
+            "/s",
+            ">= 1,000,000",
+        ));
+        details.insert(
+            "record_route".into(),
+            json!({"report": route, "server_cpu_us_per_point": cpu_per_point}),
+        );
+
+        progress("RouteChat: 1,000 chats x 100 notes");
+        let (chat, cpu) = on_server(&big_server, || {
+            load::route_chat(&big_server.addr(), 4, 1_000, 100)
+        })?;
+        let cpu_per_note = per_call_us(cpu, chat.notes_sent);
+        rows.push(row(
+            "RouteChat, 1,000 x 100",
+            "server CPU per note",
+            cpu_per_note,
+            "us",
+            "",
+        ));
+        rows.push(row(
+            "RouteChat, 1,000 x 100",
+            "notes/s",
+            chat.notes_per_sec,
+            "/s",
+            "",
+        ));
+        rows.push(row(
+            "RouteChat, 1,000 x 100",
+            "p99 reply latency",
+            chat.reply_latency.p99_us / 1000.0,
+            "ms",
+            "< 5",
+        ));
+        rows.push(row(
+            "RouteChat, 1,000 x 100",
+            "replies correct",
+            chat.replies_correct as f64 / chat.replies_expected.max(1) as f64 * 100.0,
+            "%",
+            "100",
+        ));
+        details.insert("route_chat".into(), json!(chat));
+        drop(big_server);
     }
 
-    if let Some((python, script)) = &config.python_peer {
+    if config.runs(Part::Redis) {
+        if RedisProcess::installed() {
+            redis_chat(config, &mut rows, &mut details)?;
+        } else {
+            progress("skipping RouteChat over Redis: redis-server is not installed");
+        }
+    }
+
+    if config.runs(Part::Peer)
+        && let Some((python, script)) = &config.python_peer
+    {
         progress("GetFeature 4x16 on the Python peer server");
         let mut command = pinned(config.server_cpu, python);
         command.arg(script).arg("--db").arg(&config.standard_db);
@@ -295,13 +328,15 @@ pub fn run(config: &SuiteConfig) -> Result<(), String> {
             "us",
             "",
         ));
-        rows.push(row(
-            "routeguide vs Python peer",
-            "calls/s ratio",
-            cpu_small.0.calls_per_sec / cpu_peer.0.calls_per_sec,
-            "x",
-            "",
-        ));
+        if let Some(ours) = ours_calls_per_sec {
+            rows.push(row(
+                "routeguide vs Python peer",
+                "calls/s ratio",
+                ours / cpu_peer.0.calls_per_sec,
+                "x",
+                "",
+            ));
+        }
         details.insert(
             "python_peer_4x16".into(),
             json!({"report": cpu_peer.0, "server_cpu_us_per_call": cpu_peer.1}),

@@ -56,6 +56,9 @@ enum Command {
         /// The Python peer server's script
         #[arg(long, requires = "peer_python")]
         peer_script: Option<PathBuf>,
+        /// Run only these parts, comma-separated [default: all]
+        #[arg(long, value_enum, value_delimiter = ',')]
+        only: Vec<suite::Part>,
     },
     /// Mixed load over all four RPCs for a long time; fails on any unexpected status or on
     /// memory growth of 5% or more after warm-up
@@ -97,6 +100,7 @@ fn main() -> ExitCode {
             server_threads,
             peer_python,
             peer_script,
+            only,
         } => suite::run(&suite::SuiteConfig {
             server_binary: server,
             standard_db: db,
@@ -106,6 +110,7 @@ fn main() -> ExitCode {
             server_cpu,
             server_threads,
             python_peer: peer_python.zip(peer_script),
+            only,
         }),
         Command::Soak {
             server,
