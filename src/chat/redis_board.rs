@@ -13,7 +13,7 @@
 //! Each replica keeps a mirror of the lists ([`ChatBoard::mirror`]), fed by its subscription to
 //! the published notes. A post tells the script the newest note the mirror holds at the location,
 //! and the script answers only the notes after it, or the whole list when that note is no longer
-//! there. The script also names the oldest note Redis keeps there, so a reply never holds a note
+//! there. The script also says how many notes Redis keeps there, so a reply never holds a note
 //! that Redis dropped. The earlier notes of a reply are therefore always Redis's, whatever the
 //! subscription missed; a warm mirror only saves sending the history back and forth. The mirror
 //! is emptied whenever a connection to Redis is made again, since Redis may have come back with
@@ -53,13 +53,14 @@ const MAX_RECONNECT_WAIT: Duration = Duration::from_secs(2);
 const MAX_PIPELINE: usize = 256;
 
 /// Posts a note. KEYS: the location's list, the board's state (a hash: `epoch`, `counter`,
-/// `bytes`, and the bytes of each location's list), the list of locations in order of creation.
+/// `bytes`), the list of locations in order of creation.
 /// ARGV: the note's bytes; the epoch and the number of the newest note the caller holds for the
 /// location (number 0: none); notes kept per location; locations kept; bytes kept; the channel to
 /// publish on; an epoch to start with if the board has none.
 /// Answers { the note's number, 1 if the notes that follow continue the caller's (0 if they
-/// replace them), the epoch, the number of the oldest note kept before this one (0: none), the
-/// notes kept before this one as `NUMBER:BYTES`... }, and publishes `EPOCH:NUMBER:PREVIOUS:BYTES`.
+/// replace them), the epoch, how many notes were kept at the location before this one, those
+/// notes as `NUMBER:BYTES` (only those after the caller's newest when they continue it) }, and
+/// publishes `EPOCH:NUMBER:PREVIOUS:BYTES`.
 /// A note weighs its stored length plus 64 bytes.
 const POST_SCRIPT: &str = r"
 local list, state, locations = KEYS[1], KEYS[2], KEYS[3]
@@ -76,12 +77,10 @@ local number = redis.call('HINCRBY', state, 'counter', 1)
 local known = 0
 if ARGV[2] == epoch then known = tonumber(ARGV[3]) end
 
-local oldest = redis.call('LINDEX', list, 0)
 local newest = redis.call('LINDEX', list, -1)
 local previous = 0
 if newest then previous = number_of(newest) end
 local answer = {number, 0, epoch, 0}
-if oldest then answer[4] = number_of(oldest) end
 if known > 0 and previous == known then
   answer[2] = 1
 elseif newest then
@@ -99,31 +98,35 @@ elseif newest then
   for i = from, #kept do answer[#answer + 1] = kept[i] end
 end
 
+local bytes
 local function drop_note()
   local dropped = redis.call('LPOP', list)
-  redis.call('HINCRBY', state, list, -weight(dropped))
-  return redis.call('HINCRBY', state, 'bytes', -weight(dropped))
+  bytes = redis.call('HINCRBY', state, 'bytes', -weight(dropped))
 end
 local function drop_oldest_location()
   local old = redis.call('LPOP', locations)
-  local bytes = tonumber(redis.call('HGET', state, old) or '0')
+  local freed = 0
+  for _, kept in ipairs(redis.call('LRANGE', old, 0, -1)) do freed = freed + weight(kept) end
   redis.call('DEL', old)
-  redis.call('HDEL', state, old)
-  return redis.call('HINCRBY', state, 'bytes', -bytes)
+  bytes = redis.call('HINCRBY', state, 'bytes', -freed)
 end
 
 local stored = decimal(number) .. ':' .. ARGV[1]
-redis.call('RPUSH', list, stored)
-redis.call('HINCRBY', state, list, weight(stored))
-local bytes = redis.call('HINCRBY', state, 'bytes', weight(stored))
-if not newest then redis.call('RPUSH', locations, list) end
-while redis.call('LLEN', list) > tonumber(ARGV[4]) do bytes = drop_note() end
-while redis.call('LLEN', locations) > tonumber(ARGV[5]) do bytes = drop_oldest_location() end
-while bytes > tonumber(ARGV[6]) and redis.call('LLEN', locations) > 0 do
-  if redis.call('LINDEX', locations, 0) ~= list then
-    bytes = drop_oldest_location()
+local length = redis.call('RPUSH', list, stored)
+answer[4] = length - 1
+bytes = redis.call('HINCRBY', state, 'bytes', weight(stored))
+for _ = tonumber(ARGV[4]) + 1, length do drop_note() end
+if not newest then
+  local count = redis.call('RPUSH', locations, list)
+  for _ = tonumber(ARGV[5]) + 1, count do drop_oldest_location() end
+end
+while bytes > tonumber(ARGV[6]) do
+  local first = redis.call('LINDEX', locations, 0)
+  if not first then break end
+  if first ~= list then
+    drop_oldest_location()
   elseif redis.call('LLEN', list) > 1 then
-    bytes = drop_note()
+    drop_note()
   else
     break
   end
@@ -265,8 +268,8 @@ struct Posted {
     number: u64,
     continues: bool,
     epoch: String,
-    /// The number of the oldest note Redis kept at the location before this one (0: none).
-    oldest: u64,
+    /// How many notes Redis kept at the location before this one.
+    kept_before: usize,
     after: Vec<Kept>,
 }
 
@@ -549,19 +552,15 @@ impl Poster {
     /// Answers one post, and puts what Redis holds at its location into the mirror.
     fn deliver(&self, post: Post, answer: Posted) {
         let mut history = if answer.continues {
-            // Only what Redis still keeps: another replica may keep fewer notes per location.
-            let mut earlier = post.earlier;
-            if let Some(start) = earlier.iter().position(|k| k.number == answer.oldest) {
-                earlier.drain(..start);
-            }
-            earlier
+            post.earlier
         } else {
             Vec::new()
         };
         history.extend(answer.after);
-        let skip = history
-            .len()
-            .saturating_sub(self.limits.history_per_location);
+        // Only what Redis still keeps (another replica may keep fewer notes per location), and
+        // no more than this replica keeps.
+        let keep = answer.kept_before.min(self.limits.history_per_location);
+        let skip = history.len().saturating_sub(keep);
         let earlier = history[skip..]
             .iter()
             .map(|kept| Arc::clone(&kept.note))
@@ -583,7 +582,7 @@ impl Poster {
     }
 }
 
-/// Reads the post script's answer: `{number, continues, epoch, oldest, NUMBER:BYTES...}`.
+/// Reads the post script's answer: `{number, continues, epoch, kept before, NUMBER:BYTES...}`.
 fn parse_answer(answer: Value) -> RedisResult<Posted> {
     let malformed = |what: &str| {
         RedisError::from((
@@ -600,7 +599,7 @@ fn parse_answer(answer: Value) -> RedisResult<Posted> {
         Some(Value::Int(number)),
         Some(Value::Int(continues)),
         Some(Value::BulkString(epoch)),
-        Some(Value::Int(oldest)),
+        Some(Value::Int(kept_before)),
     ) = (items.next(), items.next(), items.next(), items.next())
     else {
         return Err(malformed("no note number and epoch"));
@@ -615,7 +614,7 @@ fn parse_answer(answer: Value) -> RedisResult<Posted> {
         number: u64::try_from(number).unwrap_or(0),
         continues: continues == 1,
         epoch: String::from_utf8_lossy(&epoch).into_owned(),
-        oldest: u64::try_from(oldest).unwrap_or(0),
+        kept_before: usize::try_from(kept_before).unwrap_or(0),
         after,
     })
 }
