@@ -315,6 +315,48 @@ fn after_redis_comes_back_empty_no_replica_answers_from_before() {
 }
 
 #[test]
+fn after_flushall_no_replica_answers_from_before() {
+    let Some(redis) = start_redis("after_flushall_no_replica_answers_from_before") else {
+        return;
+    };
+    let limits = ChatLimits::default();
+    let a = RedisBoard::connect(&redis.url(), limits).unwrap();
+    let b = RedisBoard::connect(&redis.url(), limits).unwrap();
+    let x = Coordinates::new(30, 0).unwrap();
+    let y = Coordinates::new(31, 0).unwrap();
+    let post = |board: &RedisBoard, at: Coordinates, text: &str| -> Vec<String> {
+        let note = proto::route_note(at.to_point(), text);
+        let replies = block_on(board.post(at, note)).unwrap();
+        replies
+            .iter()
+            .map(|n| n.get_message().to_string())
+            .collect()
+    };
+    let mirrored = |board: &RedisBoard| -> Vec<String> {
+        let notes = board.mirrored(x);
+        notes.iter().map(|n| n.get_message().to_string()).collect()
+    };
+    post(&a, x, "old 1");
+    post(&a, x, "old 2");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while mirrored(&b) != ["old 1", "old 2"] {
+        assert!(Instant::now() < deadline, "b's mirror: {:?}", mirrored(&b));
+        thread::sleep(Duration::from_millis(10));
+    }
+
+    // The board is wiped without a connection breaking; a, which started the first board,
+    // starts the next one, and the note numbers start again from 1.
+    let mut connection = redis::Client::open(redis.url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    redis::cmd("FLUSHALL").query::<()>(&mut connection).unwrap();
+    assert!(post(&a, y, "elsewhere").is_empty());
+    assert!(post(&a, x, "new 1").is_empty());
+    assert_eq!(post(&b, x, "after"), ["new 1"]);
+}
+
+#[test]
 fn replicas_keeping_fewer_notes_trim_what_every_replica_answers() {
     let Some(redis) = start_redis("replicas_keeping_fewer_notes_trim_what_every_replica_answers")
     else {

@@ -156,7 +156,10 @@ impl ChatBoard {
             self.bytes -= old.iter().map(|kept| weight(&kept.note)).sum::<usize>();
             old.clear();
         }
-        for kept in history {
+        // Only the notes kept: an older window of as many notes could weigh more than the budget
+        // and take the location with it.
+        let skip = history.len() - kept;
+        for kept in history.into_iter().skip(skip) {
             self.push(at, kept);
         }
     }
@@ -267,7 +270,7 @@ impl FromStr for ChatBackend {
         }
         redis::Client::open(text)
             .map(|_| ChatBackend::Redis(text.to_string()))
-            .map_err(|e| format!("`{text}` is not a Redis address: {e}"))
+            .map_err(|e| format!("`{}` is not a Redis address: {e}", redacted(text)))
     }
 }
 
@@ -567,5 +570,25 @@ mod tests {
         mirror.replace(at, three);
         assert_eq!(numbers(&mirror, at), (0, vec![]), "replaced by too much");
         assert_eq!(mirror.locations(), 0);
+    }
+
+    #[test]
+    fn a_mirror_replaced_by_a_long_history_keeps_its_newest_notes_whole() {
+        // Three notes per location, 400 bytes: a, b and c weigh 150 each, d 64.
+        let mut mirror = ChatBoard::mirror(ChatLimits {
+            max_bytes: 400,
+            ..limits(3, 100)
+        });
+        let heavy = "x".repeat(86);
+        let at = note(0, "").0;
+        let history = vec![
+            kept(1, &heavy),
+            kept(2, &heavy),
+            kept(3, &heavy),
+            kept(4, ""),
+        ];
+        // Only b, c and d are kept (364 bytes), though a, b and c together are over the budget.
+        mirror.replace(at, history);
+        assert_eq!(numbers(&mirror, at), (4, vec![2, 3, 4]));
     }
 }

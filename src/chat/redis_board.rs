@@ -131,6 +131,10 @@ while bytes > tonumber(ARGV[6]) do
     break
   end
 end
+-- Never below zero, should anything but this script have dropped notes.
+if bytes < 0 then
+  redis.call('HSET', state, 'bytes', 0)
+end
 
 redis.call('PUBLISH', ARGV[7], epoch .. ':' .. decimal(number) .. ':' .. decimal(previous) .. ':' .. ARGV[1])
 return answer
@@ -316,7 +320,7 @@ impl RedisBoard {
             script,
             keys: keys.clone(),
             limits,
-            new_epoch: fresh_epoch(),
+            epochs: SplitMix64::from_entropy(),
             url: shown.clone(),
             mirror: Arc::clone(&mirror),
             connection: Some(connection),
@@ -410,12 +414,6 @@ fn lock(mirror: &Mutex<Mirror>) -> MutexGuard<'_, Mirror> {
     mirror.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// An epoch name for a board that has none: random enough that two replicas starting a board at
-/// once, or a board started again, do not pick the same.
-fn fresh_epoch() -> String {
-    format!("{:016x}", SplitMix64::from_entropy().next_u64())
-}
-
 /// A connection to Redis that gives up on a silent server.
 fn connect(client: &Client) -> RedisResult<Connection> {
     let connection = client.get_connection_with_timeout(CONNECT_TIMEOUT)?;
@@ -434,8 +432,8 @@ struct Poster {
     script: Script,
     keys: Keys,
     limits: ChatLimits,
-    /// The epoch this replica proposes if the board has none.
-    new_epoch: String,
+    /// Names the epoch this replica proposes, fresh for each post, if the board has none.
+    epochs: SplitMix64,
     /// The address, password hidden.
     url: String,
     mirror: Arc<Mutex<Mirror>>,
@@ -511,10 +509,27 @@ impl Poster {
             .collect();
         if !not_run.is_empty() {
             let connection = self.connection.as_mut().expect("connected above");
-            self.script.load(connection)?;
-            let again = self.run_scripts(not_run.iter().map(|&i| &batch[i]))?;
-            for (i, answer) in not_run.into_iter().zip(again) {
-                answers[i] = answer;
+            let again = self
+                .script
+                .load(connection)
+                .and_then(|_| self.run_scripts(not_run.iter().map(|&i| &batch[i])));
+            match again {
+                Ok(again) => {
+                    for (i, answer) in not_run.into_iter().zip(again) {
+                        answers[i] = answer;
+                    }
+                }
+                // The posts that ran are answered; only those that did not fail.
+                Err(e) => {
+                    warn!("RouteChat: Redis at {} lost its script: {e}", self.url);
+                    self.connection = None;
+                    for i in not_run {
+                        answers[i] = Err(RedisError::from((
+                            redis::ErrorKind::Io,
+                            "the post script could not be sent again",
+                        )));
+                    }
+                }
             }
         }
         Ok(answers
@@ -543,7 +558,9 @@ impl Poster {
                 .arg(self.limits.locations)
                 .arg(self.limits.max_bytes)
                 .arg(&self.keys.channel)
-                .arg(&self.new_epoch);
+                // A new name each time: a board started again (after FLUSHALL, say) must never
+                // get the name of one that was.
+                .arg(format!("{:016x}", self.epochs.next_u64()));
         }
         let connection = self.connection.as_mut().expect("connected before sending");
         pipeline.ignore_errors().query(connection)
