@@ -42,6 +42,39 @@ fn replica_with(redis: &RedisProcess, limits: ChatLimits) -> TestServer {
     TestServer::start_with(config, standard_store())
 }
 
+/// Two boards on `redis`, as two replicas hold them, to look into their mirrors.
+fn two_boards(redis: &RedisProcess) -> (RedisBoard, RedisBoard) {
+    let connect = || RedisBoard::connect(&redis.url(), ChatLimits::default()).unwrap();
+    (connect(), connect())
+}
+
+/// Leaves `text` at `at` on `board`; the replies' messages.
+fn post_on(board: &RedisBoard, at: Coordinates, text: &str) -> Vec<String> {
+    let note = proto::route_note(at.to_point(), text);
+    let replies = block_on(board.post(at, note)).unwrap();
+    replies
+        .iter()
+        .map(|n| n.get_message().to_string())
+        .collect()
+}
+
+/// Waits up to 5 s for `board`'s mirror to hold `expected` at `at`.
+fn wait_for_mirror(board: &RedisBoard, at: Coordinates, expected: &[&str]) {
+    let mirrored = || -> Vec<String> {
+        let notes = board.mirrored(at);
+        notes.iter().map(|n| n.get_message().to_string()).collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while mirrored() != expected {
+        assert!(
+            Instant::now() < deadline,
+            "the mirror holds {:?}",
+            mirrored()
+        );
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// Posts probes at a location of their own until RouteChat answers again (up to 10 s).
 fn wait_for_chat(client: &RouteGuideClient) {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -105,27 +138,13 @@ fn each_replica_hears_of_the_others_notes_by_subscription() {
     let Some(redis) = start_redis("each_replica_hears_of_the_others_notes_by_subscription") else {
         return;
     };
-    let limits = ChatLimits::default();
-    let a = RedisBoard::connect(&redis.url(), limits).unwrap();
-    let b = RedisBoard::connect(&redis.url(), limits).unwrap();
+    let (a, b) = two_boards(&redis);
     let at = Coordinates::new(2, 0).unwrap();
-    let mirrored = |board: &RedisBoard| -> Vec<String> {
-        board
-            .mirrored(at)
-            .iter()
-            .map(|n| n.get_message().to_string())
-            .collect()
-    };
-    let note = |text: &str| proto::route_note(at.to_point(), text);
-    assert!(block_on(b.post(at, note("from b"))).unwrap().is_empty());
-    assert!(block_on(a.post(at, note("from a"))).unwrap().len() == 1);
+    assert!(post_on(&b, at, "from b").is_empty());
+    assert_eq!(post_on(&a, at, "from a"), ["from b"]);
     // b never asked Redis after its own post, yet its mirror catches up with a's note.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while mirrored(&b) != ["from b", "from a"] {
-        assert!(Instant::now() < deadline, "b's mirror: {:?}", mirrored(&b));
-        thread::sleep(Duration::from_millis(10));
-    }
-    assert_eq!(mirrored(&a), ["from b", "from a"]);
+    wait_for_mirror(&b, at, &["from b", "from a"]);
+    wait_for_mirror(&a, at, &["from b", "from a"]);
 }
 
 #[test]
@@ -319,30 +338,12 @@ fn after_flushall_no_replica_answers_from_before() {
     let Some(redis) = start_redis("after_flushall_no_replica_answers_from_before") else {
         return;
     };
-    let limits = ChatLimits::default();
-    let a = RedisBoard::connect(&redis.url(), limits).unwrap();
-    let b = RedisBoard::connect(&redis.url(), limits).unwrap();
+    let (a, b) = two_boards(&redis);
     let x = Coordinates::new(30, 0).unwrap();
     let y = Coordinates::new(31, 0).unwrap();
-    let post = |board: &RedisBoard, at: Coordinates, text: &str| -> Vec<String> {
-        let note = proto::route_note(at.to_point(), text);
-        let replies = block_on(board.post(at, note)).unwrap();
-        replies
-            .iter()
-            .map(|n| n.get_message().to_string())
-            .collect()
-    };
-    let mirrored = |board: &RedisBoard| -> Vec<String> {
-        let notes = board.mirrored(x);
-        notes.iter().map(|n| n.get_message().to_string()).collect()
-    };
-    post(&a, x, "old 1");
-    post(&a, x, "old 2");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while mirrored(&b) != ["old 1", "old 2"] {
-        assert!(Instant::now() < deadline, "b's mirror: {:?}", mirrored(&b));
-        thread::sleep(Duration::from_millis(10));
-    }
+    post_on(&a, x, "old 1");
+    post_on(&a, x, "old 2");
+    wait_for_mirror(&b, x, &["old 1", "old 2"]);
 
     // The board is wiped without a connection breaking; a, which started the first board,
     // starts the next one, and the note numbers start again from 1.
@@ -351,9 +352,9 @@ fn after_flushall_no_replica_answers_from_before() {
         .get_connection()
         .unwrap();
     redis::cmd("FLUSHALL").query::<()>(&mut connection).unwrap();
-    assert!(post(&a, y, "elsewhere").is_empty());
-    assert!(post(&a, x, "new 1").is_empty());
-    assert_eq!(post(&b, x, "after"), ["new 1"]);
+    assert!(post_on(&a, y, "elsewhere").is_empty());
+    assert!(post_on(&a, x, "new 1").is_empty());
+    assert_eq!(post_on(&b, x, "after"), ["new 1"]);
 }
 
 #[test]
