@@ -281,6 +281,10 @@ fn losing_redis_fails_route_chat_only_until_it_returns() {
     let error = post(&client, 6, "while Redis is down").unwrap_err();
     assert_eq!(error.code(), RpcStatusCode::UNAVAILABLE, "{error}");
     assert!(error.message().starts_with(CHAT_UNAVAILABLE), "{error}");
+    assert!(
+        !error.message().contains(&redis.port().to_string()),
+        "the client is not told where Redis is: {error}"
+    );
     // Everything else goes on.
     let feature = client
         .get_feature(proto::point(409_146_138, -746_188_906))
@@ -331,6 +335,27 @@ fn after_redis_comes_back_empty_no_replica_answers_from_before() {
     wait_for_chat(&a);
     assert_eq!(post(&a, 11, "new 3").unwrap(), ["new 1", "new 2"]);
     assert_eq!(post(&b, 11, "new 4").unwrap(), ["new 1", "new 2", "new 3"]);
+}
+
+#[test]
+fn a_redis_that_forgot_the_script_gets_it_again_and_no_note_twice() {
+    let Some(redis) = start_redis("a_redis_that_forgot_the_script_gets_it_again_and_no_note_twice")
+    else {
+        return;
+    };
+    let (a, _) = two_boards(&redis);
+    let at = Coordinates::new(32, 0).unwrap();
+    post_on(&a, at, "before");
+    let mut connection = redis::Client::open(redis.url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query::<()>(&mut connection)
+        .unwrap();
+    assert_eq!(post_on(&a, at, "after the flush"), ["before"]);
+    assert_eq!(post_on(&a, at, "next"), ["before", "after the flush"]);
 }
 
 #[test]
