@@ -129,13 +129,19 @@ impl ChatBoard {
 
     /// The notes kept at `at`, oldest first, and the number of the newest (0 when there are none).
     pub fn history(&self, at: Coordinates) -> (u64, Vec<Kept>) {
-        match self.notes.get(&at) {
-            Some(history) => (
-                history.back().map_or(0, |kept| kept.number),
-                history.iter().cloned().collect(),
-            ),
-            None => (0, Vec::new()),
-        }
+        let history = self
+            .notes
+            .get(&at)
+            .map_or_else(Vec::new, |history| history.iter().cloned().collect());
+        (self.newest(at), history)
+    }
+
+    /// The number of the newest note kept at `at` (0 when there are none).
+    pub fn newest(&self, at: Coordinates) -> u64 {
+        self.notes
+            .get(&at)
+            .and_then(|history| history.back())
+            .map_or(0, |kept| kept.number)
     }
 
     /// Replaces what is kept at `at` with `history` (oldest first; only its newest
@@ -167,11 +173,7 @@ impl ChatBoard {
     /// Adds `kept` at `at` if the newest note kept there is number `after` (0: none is kept), so
     /// that what is kept stays an unbroken run of notes; returns whether it was added.
     pub fn follow(&mut self, at: Coordinates, after: u64, kept: Kept) -> bool {
-        let newest = self
-            .notes
-            .get(&at)
-            .map(|history| history.back().map_or(0, |k| k.number));
-        if newest.unwrap_or(0) != after {
+        if self.newest(at) != after {
             return false;
         }
         self.push(at, kept);

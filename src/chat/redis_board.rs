@@ -568,34 +568,49 @@ impl Poster {
 
     /// Answers one post, and puts what Redis holds at its location into the mirror.
     fn deliver(&self, post: Post, answer: Posted) {
-        let mut history = if answer.continues {
-            post.earlier
-        } else {
-            Vec::new()
-        };
-        history.extend(answer.after);
+        let earlier: &[Kept] = if answer.continues { &post.earlier } else { &[] };
         // Only what Redis still keeps (another replica may keep fewer notes per location), and
         // no more than this replica keeps.
         let keep = answer.kept_before.min(self.limits.history_per_location);
-        let skip = history.len().saturating_sub(keep);
-        let earlier = history[skip..]
+        let skip = (earlier.len() + answer.after.len()).saturating_sub(keep);
+        let replies = earlier
             .iter()
+            .chain(&answer.after)
+            .skip(skip)
             .map(|kept| Arc::clone(&kept.note))
             .collect();
-        history.push(Kept {
+        let own = Kept {
             number: answer.number,
             note: post.note,
-        });
+        };
         {
             let mut mirror = lock(&self.mirror);
             // A mirror emptied since the post was sent (Redis was reached again) takes nothing
             // from before.
             if mirror.generation == post.generation {
                 mirror.enter(&answer.epoch);
-                mirror.board.replace(post.at, history);
+                if answer.continues && mirror.board.newest(post.at) == post.known {
+                    // The usual case: the mirror still ends where the post found it, so only
+                    // the notes Redis sent and this one are added, not the whole history again.
+                    let mut previous = post.known;
+                    for kept in answer.after.into_iter().chain([own]) {
+                        let number = kept.number;
+                        mirror.board.follow(post.at, previous, kept);
+                        previous = number;
+                    }
+                } else {
+                    let mut history = if answer.continues {
+                        post.earlier
+                    } else {
+                        Vec::new()
+                    };
+                    history.extend(answer.after);
+                    history.push(own);
+                    mirror.board.replace(post.at, history);
+                }
             }
         }
-        let _ = post.reply.send(Ok(earlier));
+        let _ = post.reply.send(Ok(replies));
     }
 }
 
