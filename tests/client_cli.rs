@@ -177,12 +177,7 @@ fn a_malformed_input_line_is_named_by_its_number() {
 #[test]
 fn a_server_that_is_down_gives_one_clear_line_and_exit_code_2() {
     // A port that was free a moment ago: nothing listens there now.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
+    let addr = format!("127.0.0.1:{}", common::free_port());
     for style in ["sync", "future"] {
         let output = client(&addr, &["--style", style, "--timeout", "5"]);
         assert_eq!(output.status.code(), Some(2));

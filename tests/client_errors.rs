@@ -13,8 +13,7 @@ use routeguide::client::RouteGuideClient;
 use routeguide::proto;
 
 fn unused_addr() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    format!("127.0.0.1:{}", listener.local_addr().unwrap().port())
+    format!("127.0.0.1:{}", common::free_port())
 }
 
 #[test]

@@ -11,8 +11,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::process::{ServerProcess, expect_clean_exit, start_server_logging};
-use common::redis::{RedisProcess, free_port, start_redis};
-use common::{TestServer, standard_store};
+use common::redis::{RedisProcess, start_redis};
+use common::{TestServer, free_port, standard_store};
 use futures::executor::block_on;
 use grpcio::RpcStatusCode;
 use routeguide::chat::{CHAT_UNAVAILABLE, ChatBackend, ChatLimits, ChatScope, RedisBoard};

@@ -191,6 +191,13 @@ fn clock_ticks_per_sec() -> f64 {
         .unwrap_or(100.0)
 }
 
+/// A port of 127.0.0.1 that nothing listens on right now (something may take it before it is
+/// used: callers that bind it themselves should be ready to try again).
+pub fn free_port() -> std::io::Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?.port())
+}
+
 /// User plus system CPU time process `pid` has used so far (Linux: `/proc/PID/stat`).
 pub fn cpu_time_of(pid: u32) -> Result<Duration, String> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))

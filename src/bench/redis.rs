@@ -1,13 +1,12 @@
 //! A `redis-server` child process on a free port of 127.0.0.1 that saves nothing, for the
 //! benchmark and the tests of RouteChat's Redis backend.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::process::cpu_time_of;
+use super::process::{cpu_time_of, free_port};
 
 /// How long a starting `redis-server` may take to answer PING.
 const START_LIMIT: Duration = Duration::from_secs(10);
@@ -40,10 +39,8 @@ impl RedisProcess {
     pub fn start(dir: &Path, cpu: Option<usize>) -> Result<Self, String> {
         let mut tries = 0;
         loop {
-            let port = TcpListener::bind("127.0.0.1:0")
-                .and_then(|listener| listener.local_addr())
-                .map_err(|e| format!("cannot find a free port for redis-server: {e}"))?
-                .port();
+            let port = free_port()
+                .map_err(|e| format!("cannot find a free port for redis-server: {e}"))?;
             let dir = dir.join(format!("redis-{port}"));
             std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
             let mut redis = RedisProcess {

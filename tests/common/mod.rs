@@ -67,6 +67,11 @@ impl TestServer {
     }
 }
 
+/// A port of 127.0.0.1 that nothing listens on right now.
+pub fn free_port() -> u16 {
+    routeguide::bench::process::free_port().expect("a free port")
+}
+
 pub fn standard_db_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/route_guide_db.json")
 }

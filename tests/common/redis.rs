@@ -2,7 +2,6 @@
 //! Where it is not installed those tests are skipped with one loud line, unless
 //! `ROUTEGUIDE_REQUIRE_REDIS` is set (CI sets it), which makes them fail instead.
 
-use std::net::TcpListener;
 use std::path::Path;
 
 pub use routeguide::bench::redis::RedisProcess;
@@ -20,13 +19,4 @@ pub fn start_redis(test: &str) -> Option<RedisProcess> {
         return None;
     }
     Some(RedisProcess::start(Path::new(env!("CARGO_TARGET_TMPDIR")), None).unwrap())
-}
-
-/// A port nothing listens on right now.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
