@@ -83,41 +83,23 @@ pub fn run(config: &SuiteConfig) -> Result<(), String> {
         progress("GetFeature on the standard 100 features");
         let small_server = start_server(config, &config.standard_db)?;
         let (latency_1x1, cpu_small) = unary_pair(config, &small_server, &standard_points)?;
-        rows.push(row(
+        figures(
+            &mut rows,
             "GetFeature, 100 features, 1x1",
-            "p50 latency",
-            latency_1x1.latency.p50_us,
-            "us",
-            "<= 80",
-        ));
-        rows.push(row(
-            "GetFeature, 100 features, 1x1",
-            "p99 latency",
-            latency_1x1.latency.p99_us,
-            "us",
-            "",
-        ));
-        rows.push(row(
+            &[
+                ("p50 latency", latency_1x1.latency.p50_us, "us", "<= 80"),
+                ("p99 latency", latency_1x1.latency.p99_us, "us", ""),
+            ],
+        );
+        figures(
+            &mut rows,
             "GetFeature, 100 features, 4x16",
-            "calls/s",
-            cpu_small.0.calls_per_sec,
-            "/s",
-            "",
-        ));
-        rows.push(row(
-            "GetFeature, 100 features, 4x16",
-            "server CPU per call",
-            cpu_small.1,
-            "us",
-            "<= 10",
-        ));
-        rows.push(row(
-            "GetFeature, 100 features, 4x16",
-            "p99 latency",
-            cpu_small.0.latency.p99_us,
-            "us",
-            "",
-        ));
+            &[
+                ("calls/s", cpu_small.0.calls_per_sec, "/s", ""),
+                ("server CPU per call", cpu_small.1, "us", "<= 10"),
+                ("p99 latency", cpu_small.0.latency.p99_us, "us", ""),
+            ],
+        );
         details.insert("get_feature_100_1x1".into(), json!(latency_1x1));
         details.insert(
             "get_feature_100_4x16".into(),
@@ -136,20 +118,14 @@ pub fn run(config: &SuiteConfig) -> Result<(), String> {
         let big_server = start_server(config, &big_db)?;
         let load_secs = started.elapsed().as_secs_f64();
         let (rss, peak_rss) = big_server.memory()?;
-        rows.push(row(
+        figures(
+            &mut rows,
             "Load 1M-feature database",
-            "time to listening",
-            load_secs,
-            "s",
-            "< 2",
-        ));
-        rows.push(row(
-            "Load 1M-feature database",
-            "peak RSS",
-            peak_rss as f64 / 1e6,
-            "MB",
-            "< 250",
-        ));
+            &[
+                ("time to listening", load_secs, "s", "< 2"),
+                ("peak RSS", peak_rss as f64 / 1e6, "MB", "< 250"),
+            ],
+        );
         details.insert(
             "load_big".into(),
             json!({"secs": load_secs, "rss_bytes": rss, "peak_rss_bytes": peak_rss}),
@@ -159,20 +135,21 @@ pub fn run(config: &SuiteConfig) -> Result<(), String> {
         let big_points = store_points(&big);
         progress("GetFeature on the large database");
         let (big_1x1, cpu_big) = unary_pair(config, &big_server, &big_points)?;
-        rows.push(row(
+        figures(
+            &mut rows,
             "GetFeature, 1M features, 1x1",
-            "p50 latency",
-            big_1x1.latency.p50_us,
-            "us",
-            "within 10% of 100",
-        ));
-        rows.push(row(
+            &[(
+                "p50 latency",
+                big_1x1.latency.p50_us,
+                "us",
+                "within 10% of 100",
+            )],
+        );
+        figures(
+            &mut rows,
             "GetFeature, 1M features, 4x16",
-            "server CPU per call",
-            cpu_big.1,
-            "us",
-            "within 10% of 100",
-        ));
+            &[("server CPU per call", cpu_big.1, "us", "within 10% of 100")],
+        );
         details.insert("get_feature_1m_1x1".into(), json!(big_1x1));
         details.insert(
             "get_feature_1m_4x16".into(),
@@ -185,27 +162,15 @@ pub fn run(config: &SuiteConfig) -> Result<(), String> {
             load::list_features(&big_server.addr(), world)
         })?;
         let cpu_per_feature = per_call_us(cpu, whole.features);
-        rows.push(row(
+        figures(
+            &mut rows,
             "ListFeatures, whole world, 1M",
-            "server CPU per feature",
-            cpu_per_feature,
-            "us",
-            "",
-        ));
-        rows.push(row(
-            "ListFeatures, whole world, 1M",
-            "features/s",
-            whole.features_per_sec,
-            "/s",
-            ">= 1,000,000",
-        ));
-        rows.push(row(
-            "ListFeatures, whole world, 1M",
-            "throughput",
-            whole.mb_per_sec,
-            "MB/s",
-            "",
-        ));
+            &[
+                ("server CPU per feature", cpu_per_feature, "us", ""),
+                ("features/s", whole.features_per_sec, "/s", ">= 1,000,000"),
+                ("throughput", whole.mb_per_sec, "MB/s", ""),
+            ],
+        );
         details.insert(
             "list_world".into(),
             json!({"report": whole, "server_cpu_us_per_feature": cpu_per_feature}),
@@ -218,20 +183,14 @@ pub fn run(config: &SuiteConfig) -> Result<(), String> {
             load::repeated_list_features(&big_server.addr(), &small_rect, queries)
         })?;
         let cpu_per_query = per_call_us(cpu, queries);
-        rows.push(row(
+        figures(
+            &mut rows,
             "ListFeatures, ~1,000 features",
-            "p50 latency",
-            small.latency.p50_us,
-            "us",
-            "",
-        ));
-        rows.push(row(
-            "ListFeatures, ~1,000 features",
-            "server CPU per query",
-            cpu_per_query,
-            "us",
-            "< 1000",
-        ));
+            &[
+                ("p50 latency", small.latency.p50_us, "us", ""),
+                ("server CPU per query", cpu_per_query, "us", "< 1000"),
+            ],
+        );
         details.insert(
             "list_small".into(),
             json!({"report": small, "server_cpu_us_per_query": cpu_per_query}),
@@ -242,20 +201,14 @@ pub fn run(config: &SuiteConfig) -> Result<(), String> {
             load::record_route(&big_server.addr(), &big_points, 1_000_000)
         })?;
         let cpu_per_point = per_call_us(cpu, route.points);
-        rows.push(row(
+        figures(
+            &mut rows,
             "RecordRoute, 1M points",
-            "server CPU per point",
-            cpu_per_point,
-            "us",
-            "",
-        ));
-        rows.push(row(
-            "RecordRoute, 1M points",
-            "points/s",
-            route.points_per_sec,
-            "/s",
-            ">= 1,000,000",
-        ));
+            &[
+                ("server CPU per point", cpu_per_point, "us", ""),
+                ("points/s", route.points_per_sec, "/s", ">= 1,000,000"),
+            ],
+        );
         details.insert(
             "record_route".into(),
             json!({"report": route, "server_cpu_us_per_point": cpu_per_point}),
@@ -266,13 +219,11 @@ pub fn run(config: &SuiteConfig) -> Result<(), String> {
             load::route_chat(&big_server.addr(), 4, 1_000, 100)
         })?;
         let cpu_per_note = per_call_us(cpu, chat.notes_sent);
-        rows.push(row(
+        figures(
+            &mut rows,
             "RouteChat, 1,000 x 100",
-            "server CPU per note",
-            cpu_per_note,
-            "us",
-            "",
-        ));
+            &[("server CPU per note", cpu_per_note, "us", "")],
+        );
         chat_rows(&mut rows, "RouteChat, 1,000 x 100", &chat, "< 5");
         details.insert("route_chat".into(), json!(chat));
         drop(big_server);
@@ -294,28 +245,20 @@ pub fn run(config: &SuiteConfig) -> Result<(), String> {
         command.arg(script).arg("--db").arg(&config.standard_db);
         let peer = ServerProcess::start(command, Duration::from_secs(60))?;
         let (_, cpu_peer) = unary_pair(config, &peer, &standard_points)?;
-        rows.push(row(
+        figures(
+            &mut rows,
             "Python peer, 100 features, 4x16",
-            "calls/s",
-            cpu_peer.0.calls_per_sec,
-            "/s",
-            "",
-        ));
-        rows.push(row(
-            "Python peer, 100 features, 4x16",
-            "server CPU per call",
-            cpu_peer.1,
-            "us",
-            "",
-        ));
+            &[
+                ("calls/s", cpu_peer.0.calls_per_sec, "/s", ""),
+                ("server CPU per call", cpu_peer.1, "us", ""),
+            ],
+        );
         if let Some(ours) = ours_calls_per_sec {
-            rows.push(row(
+            figures(
+                &mut rows,
                 "routeguide vs Python peer",
-                "calls/s ratio",
-                ours / cpu_peer.0.calls_per_sec,
-                "x",
-                "",
-            ));
+                &[("calls/s ratio", ours / cpu_peer.0.calls_per_sec, "x", "")],
+            );
         }
         details.insert(
             "python_peer_4x16".into(),
@@ -377,20 +320,24 @@ fn redis_chat(
     let redis_cpu = redis.cpu_time()? - cpu_before[2];
     let scenario = "RouteChat over Redis, 2 replicas";
     chat_rows(rows, scenario, &chat, "");
-    rows.push(row(
+    figures(
+        rows,
         scenario,
-        "replicas' CPU per note",
-        per_call_us(replicas_cpu, chat.notes_sent),
-        "us",
-        "",
-    ));
-    rows.push(row(
-        scenario,
-        "Redis CPU per note",
-        per_call_us(redis_cpu, chat.notes_sent),
-        "us",
-        "",
-    ));
+        &[
+            (
+                "replicas' CPU per note",
+                per_call_us(replicas_cpu, chat.notes_sent),
+                "us",
+                "",
+            ),
+            (
+                "Redis CPU per note",
+                per_call_us(redis_cpu, chat.notes_sent),
+                "us",
+                "",
+            ),
+        ],
+    );
     details.insert("route_chat_redis".into(), json!(chat));
     Ok(())
 }
@@ -398,35 +345,36 @@ fn redis_chat(
 /// A RouteChat scenario's rows: notes/s, p99 reply latency (against `p99_target`), replies
 /// correct.
 fn chat_rows(rows: &mut Vec<Row>, scenario: &str, chat: &load::ChatReport, p99_target: &str) {
-    rows.push(row(scenario, "notes/s", chat.notes_per_sec, "/s", ""));
-    rows.push(row(
+    let correct = chat.replies_correct as f64 / chat.replies_expected.max(1) as f64 * 100.0;
+    figures(
+        rows,
         scenario,
-        "p99 reply latency",
-        chat.reply_latency.p99_us / 1000.0,
-        "ms",
-        p99_target,
-    ));
-    rows.push(row(
-        scenario,
-        "replies correct",
-        chat.replies_correct as f64 / chat.replies_expected.max(1) as f64 * 100.0,
-        "%",
-        "100",
-    ));
+        &[
+            ("notes/s", chat.notes_per_sec, "/s", ""),
+            (
+                "p99 reply latency",
+                chat.reply_latency.p99_us / 1000.0,
+                "ms",
+                p99_target,
+            ),
+            ("replies correct", correct, "%", "100"),
+        ],
+    );
 }
 
 fn progress(what: &str) {
     eprintln!("bench: {what} ...");
 }
 
-fn row(scenario: &str, figure: &str, value: f64, unit: &'static str, target: &str) -> Row {
-    Row {
+/// Adds a scenario's figures to the table: (figure, value, unit, target) each.
+fn figures(rows: &mut Vec<Row>, scenario: &str, figures: &[(&str, f64, &'static str, &str)]) {
+    rows.extend(figures.iter().map(|&(figure, value, unit, target)| Row {
         scenario: scenario.into(),
         figure: figure.into(),
         value,
         unit,
         target: target.into(),
-    }
+    }));
 }
 
 fn print_table(rows: &[Row]) {
