@@ -127,13 +127,11 @@ impl ChatBoard {
         earlier
     }
 
-    /// The notes kept at `at`, oldest first, and the number of the newest (0 when there are none).
-    pub fn history(&self, at: Coordinates) -> (u64, Vec<Kept>) {
-        let history = self
-            .notes
+    /// The notes kept at `at`, oldest first.
+    pub fn history(&self, at: Coordinates) -> Vec<Kept> {
+        self.notes
             .get(&at)
-            .map_or_else(Vec::new, |history| history.iter().cloned().collect());
-        (self.newest(at), history)
+            .map_or_else(Vec::new, |history| history.iter().cloned().collect())
     }
 
     /// The number of the newest note kept at `at` (0 when there are none).
@@ -223,6 +221,13 @@ impl ChatBoard {
                 self.bytes -= weight(&dropped.note);
             }
         }
+    }
+
+    /// Drops everything kept, as a new board would hold nothing.
+    pub fn clear(&mut self) {
+        self.notes.clear();
+        self.created.clear();
+        self.bytes = 0;
     }
 
     /// Drops everything kept at `at`.
@@ -512,8 +517,8 @@ mod tests {
     }
 
     fn numbers(board: &ChatBoard, at: Coordinates) -> (u64, Vec<u64>) {
-        let (newest, history) = board.history(at);
-        (newest, history.iter().map(|k| k.number).collect())
+        let history = board.history(at).iter().map(|k| k.number).collect();
+        (board.newest(at), history)
     }
 
     #[test]

@@ -225,7 +225,6 @@ pub fn redacted(url: &str) -> String {
 /// A replica's copy of the board, and what it is a copy of.
 struct Mirror {
     board: ChatBoard,
-    limits: ChatLimits,
     /// The epoch its numbers belong to; empty until Redis has named it.
     epoch: String,
     /// How many times it was emptied; a post made before the last time does not trust it.
@@ -235,7 +234,7 @@ struct Mirror {
 impl Mirror {
     /// Empties the mirror, for the epoch `epoch`.
     fn reset(&mut self, epoch: String) {
-        self.board = ChatBoard::mirror(self.limits);
+        self.board.clear();
         self.epoch = epoch;
         self.generation += 1;
     }
@@ -261,10 +260,16 @@ struct Post {
     encoded: Vec<u8>,
     epoch: String,
     generation: u64,
-    /// The number of the newest note in `earlier` (0: none).
-    known: u64,
     earlier: Vec<Kept>,
     reply: oneshot::Sender<Result<Vec<Arc<RouteNote>>, ChatUnavailable>>,
+}
+
+impl Post {
+    /// The number of the newest note the mirror held at the location (0: none), which Redis
+    /// is asked to continue from.
+    fn known(&self) -> u64 {
+        self.earlier.last().map_or(0, |kept| kept.number)
+    }
 }
 
 /// What the script answered for one post.
@@ -308,7 +313,6 @@ impl RedisBoard {
 
         let mirror = Arc::new(Mutex::new(Mirror {
             board: ChatBoard::mirror(limits),
-            limits,
             epoch: String::new(),
             generation: 0,
         }));
@@ -375,7 +379,7 @@ impl RedisBoard {
         note: RouteNote,
     ) -> Result<Vec<Arc<RouteNote>>, ChatUnavailable> {
         let encoded = note.write_to_bytes().map_err(|_| REFUSED)?;
-        let (epoch, generation, (known, earlier)) = {
+        let (epoch, generation, earlier) = {
             let mirror = lock(&self.mirror);
             let history = mirror.board.history(at);
             (mirror.epoch.clone(), mirror.generation, history)
@@ -387,7 +391,6 @@ impl RedisBoard {
             encoded,
             epoch,
             generation,
-            known,
             earlier,
             reply,
         };
@@ -398,7 +401,7 @@ impl RedisBoard {
     /// The notes this replica's mirror holds at `at`, oldest first: those it posted and those it
     /// heard of by subscription. For diagnostics and tests; replies never rely on it alone.
     pub fn mirrored(&self, at: Coordinates) -> Vec<Arc<RouteNote>> {
-        let (_, history) = lock(&self.mirror).board.history(at);
+        let history = lock(&self.mirror).board.history(at);
         history.into_iter().map(|kept| kept.note).collect()
     }
 }
@@ -496,7 +499,6 @@ impl Poster {
         let generation = lock(&self.mirror).generation;
         for post in batch.iter_mut() {
             if post.generation != generation {
-                post.known = 0;
                 post.earlier.clear();
                 post.generation = generation;
             }
@@ -553,7 +555,7 @@ impl Poster {
             pipeline
                 .arg(&post.encoded)
                 .arg(&post.epoch)
-                .arg(post.known)
+                .arg(post.known())
                 .arg(self.limits.history_per_location)
                 .arg(self.limits.locations)
                 .arg(self.limits.max_bytes)
@@ -568,6 +570,7 @@ impl Poster {
 
     /// Answers one post, and puts what Redis holds at its location into the mirror.
     fn deliver(&self, post: Post, answer: Posted) {
+        let known = post.known();
         let earlier: &[Kept] = if answer.continues { &post.earlier } else { &[] };
         // Only what Redis still keeps (another replica may keep fewer notes per location), and
         // no more than this replica keeps.
@@ -589,10 +592,10 @@ impl Poster {
             // from before.
             if mirror.generation == post.generation {
                 mirror.enter(&answer.epoch);
-                if answer.continues && mirror.board.newest(post.at) == post.known {
+                if answer.continues && mirror.board.newest(post.at) == known {
                     // The usual case: the mirror still ends where the post found it, so only
                     // the notes Redis sent and this one are added, not the whole history again.
-                    let mut previous = post.known;
+                    let mut previous = known;
                     for kept in answer.after.into_iter().chain([own]) {
                         let number = kept.number;
                         mirror.board.follow(post.at, previous, kept);
