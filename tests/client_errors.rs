@@ -3,13 +3,15 @@
 
 mod common;
 
+use std::net::TcpListener;
+use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
 use common::TestServer;
-use futures::executor::block_on_stream;
+use futures::executor::{block_on, block_on_stream};
 use grpcio::RpcStatusCode;
-use routeguide::client::RouteGuideClient;
+use routeguide::client::{CallError, ClientOptions, RouteGuideClient};
 use routeguide::proto;
 
 fn unused_addr() -> String {
@@ -101,4 +103,61 @@ fn invalid_arguments_say_that_the_server_refused_the_request() {
         "{shown}"
     );
     assert!(shown.contains("point: latitude 2147483647"), "{shown}");
+}
+
+#[test]
+fn a_client_on_the_minimal_stack_still_ends_calls_at_their_deadline() {
+    // A listener that accepts connections and never answers: only the client's own deadline can
+    // end a call to it (gRPC's minimal stack drops that check unless it is asked for).
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap().to_string();
+    let _accepting = thread::spawn(move || {
+        let held: Vec<_> = silent.incoming().collect();
+        drop(held);
+    });
+    let options = ClientOptions {
+        own_connection: true,
+        minimal_stack: true,
+        ..ClientOptions::default()
+    };
+    let client =
+        RouteGuideClient::connect_with(&addr, &options).with_timeout(Duration::from_millis(300));
+    let (answered, answer) = mpsc::channel();
+    thread::spawn(move || answered.send(client.get_feature(proto::point(0, 0))));
+    let outcome = answer
+        .recv_timeout(Duration::from_secs(10))
+        .expect("a call past its 300 ms deadline was still waiting after 10 s");
+    assert_eq!(
+        outcome.unwrap_err().code(),
+        RpcStatusCode::DEADLINE_EXCEEDED
+    );
+}
+
+#[test]
+fn a_task_on_the_grpc_thread_makes_calls_and_returns_its_output() {
+    let server = TestServer::start();
+    let client = server.client();
+    let calling = client.clone();
+    let names = block_on(client.run_on_grpc_thread(async move {
+        let mut names = Vec::new();
+        for point in [proto::point(409_146_138, -746_188_906), proto::point(0, 0)] {
+            names.push(
+                calling
+                    .get_feature_future(point)
+                    .await?
+                    .get_name()
+                    .to_string(),
+            );
+        }
+        Ok::<_, CallError>(names)
+    }))
+    .expect("gRPC dropped the task")
+    .unwrap();
+    assert_eq!(
+        names,
+        [
+            "Berkshire Valley Management Area Trail, Jefferson, NJ, USA",
+            ""
+        ]
+    );
 }

@@ -64,6 +64,7 @@ fn client(addr: &str, tls: ClientTls) -> RouteGuideClient {
     let options = ClientOptions {
         tls: Some(tls),
         own_connection: true,
+        ..ClientOptions::default()
     };
     RouteGuideClient::connect_with(addr, &options)
 }

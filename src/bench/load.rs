@@ -1,7 +1,15 @@
 //! The load generator's scenarios: each drives one RPC against a running server through
 //! [`RouteGuideClient`] and reports what it measured. Server-side figures (CPU time) are the
 //! suite's business, not this module's.
+//!
+//! The load generator shares one CPU with its gRPC thread, so it must cost as little as it can
+//! per message, or it, not the server, sets the pace: its clients use gRPC's minimal filter stack
+//! and every scenario runs on the gRPC thread itself ([`RouteGuideClient::run_on_grpc_thread`]),
+//! so no message is handed over between threads. Measured on ListFeatures of 1,000,000 features,
+//! those two changes took the load generator from about 6.6 us to about 2 us per feature.
 
+use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::executor::block_on;
@@ -10,7 +18,7 @@ use futures::{SinkExt, StreamExt, stream};
 use protobuf::Message;
 use serde::Serialize;
 
-use crate::client::{CallError, RouteGuideClient};
+use crate::client::{CallError, ClientOptions, RouteGuideClient};
 use crate::proto::{self, Point, Rectangle, RouteNote};
 
 /// Latencies of many calls, summarised.
@@ -58,29 +66,35 @@ pub fn unary(
     in_flight: usize,
     duration: Duration,
     points: &[Point],
-) -> Result<UnaryReport, CallError> {
-    let clients: Vec<RouteGuideClient> = (0..connections)
-        .map(|_| RouteGuideClient::connect_separately(addr))
-        .collect();
+) -> Result<UnaryReport, String> {
+    let clients: Vec<RouteGuideClient> = (0..connections).map(|_| load_client(addr)).collect();
+    let points: Arc<[Point]> = points.into();
     let started = Instant::now();
     let deadline = started + duration;
-    let workers = clients.iter().flat_map(|client| {
-        (0..in_flight).map(move |worker| async move {
-            let mut latencies = Vec::new();
-            let mut next = worker;
-            while Instant::now() < deadline {
-                let point = points[next % points.len()].clone();
-                next += in_flight;
-                let sent = Instant::now();
-                client.get_feature_future(point).await?;
-                latencies.push(sent.elapsed());
-            }
-            Ok::<_, CallError>(latencies)
+    let workers: Vec<_> = clients
+        .iter()
+        .flat_map(|client| {
+            let points = Arc::clone(&points);
+            (0..in_flight).map(move |worker| {
+                let (client, points) = (client.clone(), Arc::clone(&points));
+                async move {
+                    let mut latencies = Vec::new();
+                    let mut next = worker;
+                    while Instant::now() < deadline {
+                        let point = points[next % points.len()].clone();
+                        next += in_flight;
+                        let sent = Instant::now();
+                        client.get_feature_future(point).await?;
+                        latencies.push(sent.elapsed());
+                    }
+                    Ok::<_, CallError>(latencies)
+                }
+            })
         })
-    });
+        .collect();
     let mut latencies = Vec::new();
-    for worker in block_on(join_all(workers)) {
-        latencies.extend(worker?);
+    for worker in on_grpc_thread(&clients[0], all_ok(workers))? {
+        latencies.extend(worker);
     }
     let secs = started.elapsed().as_secs_f64();
     Ok(UnaryReport {
@@ -104,14 +118,18 @@ pub struct StreamReport {
 }
 
 /// Reads the whole of ListFeatures over `rectangle`, counting features and payload bytes.
-pub fn list_features(addr: &str, rectangle: Rectangle) -> Result<StreamReport, CallError> {
-    let client = RouteGuideClient::connect(addr).with_timeout(Duration::from_secs(600));
+pub fn list_features(addr: &str, rectangle: Rectangle) -> Result<StreamReport, String> {
+    let client = load_client(addr);
     let started = Instant::now();
-    let (mut features, mut bytes) = (0_u64, 0_u64);
-    for feature in client.list_features(rectangle) {
-        features += 1;
-        bytes += u64::from(feature?.compute_size());
-    }
+    let mut reading = client.list_features_stream(rectangle);
+    let (features, bytes) = on_grpc_thread(&client, async move {
+        let (mut features, mut bytes) = (0_u64, 0_u64);
+        while let Some(feature) = reading.next().await {
+            features += 1;
+            bytes += u64::from(feature?.compute_size());
+        }
+        Ok::<_, CallError>((features, bytes))
+    })?;
     let secs = started.elapsed().as_secs_f64();
     Ok(StreamReport {
         features,
@@ -134,18 +152,23 @@ pub fn repeated_list_features(
     addr: &str,
     rectangle: &Rectangle,
     queries: u64,
-) -> Result<QueryReport, CallError> {
-    let client = RouteGuideClient::connect(addr);
-    let mut latencies = Vec::new();
-    let mut features = 0_u64;
-    for _ in 0..queries {
-        let sent = Instant::now();
-        for feature in client.list_features(rectangle.clone()) {
-            feature?;
-            features += 1;
+) -> Result<QueryReport, String> {
+    let client = load_client(addr);
+    let (rectangle, querying) = (rectangle.clone(), client.clone());
+    let (features, latencies) = on_grpc_thread(&client, async move {
+        let mut latencies = Vec::new();
+        let mut features = 0_u64;
+        for _ in 0..queries {
+            let sent = Instant::now();
+            let mut reading = querying.list_features_stream(rectangle.clone());
+            while let Some(feature) = reading.next().await {
+                feature?;
+                features += 1;
+            }
+            latencies.push(sent.elapsed());
         }
-        latencies.push(sent.elapsed());
-    }
+        Ok::<_, CallError>((features, latencies))
+    })?;
     Ok(QueryReport {
         queries,
         features_per_query: features as f64 / queries.max(1) as f64,
@@ -162,11 +185,14 @@ pub struct RouteReport {
 }
 
 /// RecordRoute over `count` points cycling through `points`, sent as a stream (batched).
-pub fn record_route(addr: &str, points: &[Point], count: usize) -> Result<RouteReport, CallError> {
-    let client = RouteGuideClient::connect(addr).with_timeout(Duration::from_secs(600));
+pub fn record_route(addr: &str, points: &[Point], count: usize) -> Result<RouteReport, String> {
+    let client = load_client(addr);
     let route: Vec<Point> = points.iter().cycle().take(count).cloned().collect();
     let started = Instant::now();
-    let summary = client.record_route_stream(stream::iter(route)).wait()?;
+    let summary = client
+        .record_route_stream(stream::iter(route))
+        .wait()
+        .map_err(|e| e.to_string())?;
     let secs = started.elapsed().as_secs_f64();
     let received = u64::try_from(summary.get_point_count()).unwrap_or(0);
     Ok(RouteReport {
@@ -198,49 +224,50 @@ pub fn route_chat(
     connections: usize,
     chats: usize,
     notes_per_chat: usize,
-) -> Result<ChatReport, CallError> {
-    let clients: Vec<RouteGuideClient> = (0..connections.max(1))
-        .map(|_| RouteGuideClient::connect_separately(addr).with_timeout(Duration::from_secs(600)))
-        .collect();
+) -> Result<ChatReport, String> {
+    let clients: Vec<RouteGuideClient> =
+        (0..connections.max(1)).map(|_| load_client(addr)).collect();
     let pairs = notes_per_chat / 2;
     let started = Instant::now();
-    let chat_calls = (0..chats).map(|chat| {
-        let client = &clients[chat % clients.len()];
-        async move {
-            let (mut notes, outgoing) = futures::channel::mpsc::channel::<RouteNote>(2);
-            let mut received = client.route_chat_stream(outgoing);
-            let mut latencies = Vec::with_capacity(pairs);
-            let mut correct = 0_u64;
-            for pair in 0..pairs {
-                let at = chat_location(chat, pair);
-                let first = proto::route_note(at.clone(), format!("chat {chat} pair {pair} first"));
-                let second = proto::route_note(at, format!("chat {chat} pair {pair} second"));
-                let expected = first.get_message().to_string();
-                let _ = notes.send(first).await;
-                let sent = Instant::now();
-                let _ = notes.send(second).await;
-                match received.next().await {
-                    Some(Ok(reply)) => {
-                        latencies.push(sent.elapsed());
-                        if reply.get_message() == expected {
-                            correct += 1;
+    let chat_calls: Vec<_> = (0..chats)
+        .map(|chat| {
+            let client = clients[chat % clients.len()].clone();
+            async move {
+                let (mut notes, outgoing) = futures::channel::mpsc::channel::<RouteNote>(2);
+                let mut received = client.route_chat_stream(outgoing);
+                let mut latencies = Vec::with_capacity(pairs);
+                let mut correct = 0_u64;
+                for pair in 0..pairs {
+                    let at = chat_location(chat, pair);
+                    let first =
+                        proto::route_note(at.clone(), format!("chat {chat} pair {pair} first"));
+                    let second = proto::route_note(at, format!("chat {chat} pair {pair} second"));
+                    let expected = first.get_message().to_string();
+                    let _ = notes.send(first).await;
+                    let sent = Instant::now();
+                    let _ = notes.send(second).await;
+                    match received.next().await {
+                        Some(Ok(reply)) => {
+                            latencies.push(sent.elapsed());
+                            if reply.get_message() == expected {
+                                correct += 1;
+                            }
                         }
+                        Some(Err(e)) => return Err(e),
+                        None => break,
                     }
-                    Some(Err(e)) => return Err(e),
-                    None => break,
                 }
+                notes.close_channel();
+                while let Some(extra) = received.next().await {
+                    extra?; // no reply is expected past the last pair
+                }
+                Ok((correct, latencies))
             }
-            notes.close_channel();
-            while let Some(extra) = received.next().await {
-                extra?; // no reply is expected past the last pair
-            }
-            Ok((correct, latencies))
-        }
-    });
+        })
+        .collect();
     let mut latencies = Vec::new();
     let mut replies_correct = 0;
-    for chat in block_on(join_all(chat_calls)) {
-        let (correct, chat_latencies) = chat?;
+    for (correct, chat_latencies) in on_grpc_thread(&clients[0], all_ok(chat_calls))? {
         replies_correct += correct;
         latencies.extend(chat_latencies);
     }
@@ -262,4 +289,34 @@ pub fn route_chat(
 /// first one back, whatever the server's chat scope.
 fn chat_location(chat: usize, pair: usize) -> Point {
     proto::point(chat as i32, pair as i32)
+}
+
+/// A client of the load generator's: a connection of its own, gRPC's minimal filter stack, and a
+/// deadline long enough for the longest scenario.
+fn load_client(addr: &str) -> RouteGuideClient {
+    let options = ClientOptions {
+        own_connection: true,
+        minimal_stack: true,
+        ..ClientOptions::default()
+    };
+    RouteGuideClient::connect_with(addr, &options).with_timeout(Duration::from_secs(600))
+}
+
+/// Runs a scenario on `client`'s gRPC thread (the one thread every client of the process shares)
+/// and waits for it to end.
+fn on_grpc_thread<T: Send + 'static>(
+    client: &RouteGuideClient,
+    scenario: impl Future<Output = Result<T, CallError>> + Send + 'static,
+) -> Result<T, String> {
+    match block_on(client.run_on_grpc_thread(scenario)) {
+        Some(outcome) => outcome.map_err(|e| e.to_string()),
+        None => Err("gRPC stopped the scenario before it ended".to_string()),
+    }
+}
+
+/// Runs `tasks` together; their outputs, or the first error.
+async fn all_ok<T>(
+    tasks: Vec<impl Future<Output = Result<T, CallError>>>,
+) -> Result<Vec<T>, CallError> {
+    join_all(tasks).await.into_iter().collect()
 }

@@ -15,7 +15,6 @@ use super::generate::write_database;
 use super::load;
 use super::process::ServerProcess;
 use super::redis::RedisProcess;
-use crate::client::CallError;
 use crate::geo::{Bounds, Coordinates, MAX_LATITUDE_E7, MAX_LONGITUDE_E7};
 use crate::proto::{Point, Rectangle};
 use crate::random::SplitMix64;
@@ -314,7 +313,7 @@ fn redis_chat(
         replicas[1].cpu_time()?,
         redis.cpu_time()?,
     ];
-    let chat = load::route_chat(&addrs, 4, 1_000, 100).map_err(|e| e.to_string())?;
+    let chat = load::route_chat(&addrs, 4, 1_000, 100)?;
     let replicas_cpu =
         replicas[0].cpu_time()? + replicas[1].cpu_time()? - cpu_before[0] - cpu_before[1];
     let redis_cpu = redis.cpu_time()? - cpu_before[2];
@@ -399,9 +398,8 @@ fn unary_pair(
 ) -> Result<(load::UnaryReport, (load::UnaryReport, f64)), String> {
     let addr = server.addr();
     // Warm up connections and caches; not measured.
-    load::unary(&addr, 1, 4, Duration::from_millis(300), points).map_err(|e| e.to_string())?;
-    let single =
-        load::unary(&addr, 1, 1, config.unary_duration, points).map_err(|e| e.to_string())?;
+    load::unary(&addr, 1, 4, Duration::from_millis(300), points)?;
+    let single = load::unary(&addr, 1, 1, config.unary_duration, points)?;
     let (loaded, cpu) = on_server(server, || {
         load::unary(&addr, 4, 16, config.unary_duration, points)
     })?;
@@ -412,10 +410,10 @@ fn unary_pair(
 /// Runs `work` against `server` and returns its result with the server CPU time it cost.
 fn on_server<T>(
     server: &ServerProcess,
-    work: impl FnOnce() -> Result<T, CallError>,
+    work: impl FnOnce() -> Result<T, String>,
 ) -> Result<(T, Duration), String> {
     let before = server.cpu_time()?;
-    let result = work().map_err(|e| e.to_string())?;
+    let result = work()?;
     Ok((result, server.cpu_time()? - before))
 }
 
