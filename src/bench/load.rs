@@ -10,8 +10,10 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::thread;
 use std::time::{Duration, Instant};
 
+use futures::channel::mpsc::{UnboundedReceiver, unbounded};
 use futures::executor::block_on;
 use futures::future::join_all;
 use futures::{SinkExt, StreamExt, stream};
@@ -214,30 +216,62 @@ pub struct ChatReport {
     pub secs: f64,
     pub notes_per_sec: f64,
     pub reply_latency: LatencySummary,
+    /// How often each chat sends a pair; `None` when it sends the next as soon as it may.
+    pub paced_every_ms: Option<f64>,
+    /// Paced pairs sent later than due because the reply to the one before was not yet in.
+    pub pairs_behind_schedule: u64,
+}
+
+/// How fast each chat of [`route_chat`] sends its pairs of notes.
+#[derive(Clone, Copy, Debug)]
+pub enum ChatPace {
+    /// The next pair as soon as the reply to the last one is in: the server's throughput, with
+    /// every chat waiting on it (the reply latency is then mostly time spent in its queue).
+    Flat,
+    /// One pair every so often per chat, the chats' starts spread evenly over the first interval:
+    /// a steady load below what the server can take, to see its latency under that load.
+    Every(Duration),
 }
 
 /// `chats` concurrent RouteChat calls over `connections` connections, each sending
-/// `notes_per_chat` notes in pairs at a location of its own: the second note of each pair gets the
-/// first back, and the time from sending it to receiving that reply is the reply latency.
+/// `notes_per_chat` notes in pairs at a location of its own, at `pace`: the second note of each
+/// pair gets the first back, and the time from sending it to receiving that reply is the reply
+/// latency.
 pub fn route_chat(
     addr: &str,
     connections: usize,
     chats: usize,
     notes_per_chat: usize,
+    pace: ChatPace,
 ) -> Result<ChatReport, String> {
     let clients: Vec<RouteGuideClient> =
         (0..connections.max(1)).map(|_| load_client(addr)).collect();
     let pairs = notes_per_chat / 2;
+    let mut ticks = match pace {
+        ChatPace::Flat => Vec::new(),
+        ChatPace::Every(interval) => pace_chats(chats, pairs, interval)?,
+    };
     let started = Instant::now();
     let chat_calls: Vec<_> = (0..chats)
         .map(|chat| {
             let client = clients[chat % clients.len()].clone();
+            let mut ticks = ticks.pop();
             async move {
                 let (mut notes, outgoing) = futures::channel::mpsc::channel::<RouteNote>(2);
                 let mut received = client.route_chat_stream(outgoing);
                 let mut latencies = Vec::with_capacity(pairs);
                 let mut correct = 0_u64;
+                let mut behind = 0_u64;
                 for pair in 0..pairs {
+                    if let Some(ticks) = &mut ticks {
+                        // A tick already waiting means this pair is late: the reply to the last
+                        // one took longer than the interval.
+                        if pair > 0 && ticks.try_recv().is_ok() {
+                            behind += 1;
+                        } else if ticks.next().await.is_none() {
+                            break;
+                        }
+                    }
                     let at = chat_location(chat, pair);
                     let first =
                         proto::route_note(at.clone(), format!("chat {chat} pair {pair} first"));
@@ -261,14 +295,15 @@ pub fn route_chat(
                 while let Some(extra) = received.next().await {
                     extra?; // no reply is expected past the last pair
                 }
-                Ok((correct, latencies))
+                Ok((correct, behind, latencies))
             }
         })
         .collect();
     let mut latencies = Vec::new();
-    let mut replies_correct = 0;
-    for (correct, chat_latencies) in on_grpc_thread(&clients[0], all_ok(chat_calls))? {
+    let (mut replies_correct, mut pairs_behind_schedule) = (0, 0);
+    for (correct, behind, chat_latencies) in on_grpc_thread(&clients[0], all_ok(chat_calls))? {
         replies_correct += correct;
+        pairs_behind_schedule += behind;
         latencies.extend(chat_latencies);
     }
     let secs = started.elapsed().as_secs_f64();
@@ -282,7 +317,48 @@ pub fn route_chat(
         secs,
         notes_per_sec: notes_sent as f64 / secs,
         reply_latency: LatencySummary::of(latencies),
+        paced_every_ms: match pace {
+            ChatPace::Flat => None,
+            ChatPace::Every(interval) => Some(interval.as_secs_f64() * 1e3),
+        },
+        pairs_behind_schedule,
     })
+}
+
+/// The ticks of paced chats, one receiver per chat: chat `c`'s pair `k` is due `k + 1` intervals
+/// plus `c / chats` of an interval from now. A thread of its own sleeps until each tick
+/// is due and sends it; it stops when the ticks run out or every chat has gone.
+fn pace_chats(
+    chats: usize,
+    pairs: usize,
+    interval: Duration,
+) -> Result<Vec<UnboundedReceiver<()>>, String> {
+    let (ticks, receivers): (Vec<_>, Vec<_>) = (0..chats).map(|_| unbounded()).unzip();
+    let offset = move |chat: usize| interval.mul_f64(chat as f64 / chats.max(1) as f64);
+    // The first ticks come one interval from now, once every chat's call is open.
+    let start = Instant::now() + interval;
+    thread::Builder::new()
+        .name("routeguide-bench-pacer".into())
+        .spawn(move || {
+            for pair in 0..pairs {
+                let mut listening = 0;
+                for (chat, tick) in ticks.iter().enumerate() {
+                    let due = start + interval.mul_f64(pair as f64) + offset(chat);
+                    if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                        thread::sleep(wait);
+                    }
+                    if tick.unbounded_send(()).is_ok() {
+                        listening += 1;
+                    }
+                }
+                if listening == 0 {
+                    return;
+                }
+            }
+        })
+        .map_err(|e| format!("cannot start the pacer thread: {e}"))?;
+    // Popped from the end by the chats in turn, so reversed: chat 0 gets the first receiver.
+    Ok(receivers.into_iter().rev().collect())
 }
 
 /// A location used by one pair of one chat only, so that each pair's second note gets exactly the

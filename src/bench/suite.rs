@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::generate::write_database;
-use super::load;
+use super::load::{self, ChatPace};
 use super::process::ServerProcess;
 use super::redis::RedisProcess;
 use crate::geo::{Bounds, Coordinates, MAX_LATITUDE_E7, MAX_LONGITUDE_E7};
@@ -215,7 +215,7 @@ pub fn run(config: &SuiteConfig) -> Result<(), String> {
 
         progress("RouteChat: 1,000 chats x 100 notes");
         let (chat, cpu) = on_server(&big_server, || {
-            load::route_chat(&big_server.addr(), 4, 1_000, 100)
+            load::route_chat(&big_server.addr(), 4, 1_000, 100, ChatPace::Flat)
         })?;
         let cpu_per_note = per_call_us(cpu, chat.notes_sent);
         figures(
@@ -225,6 +225,33 @@ pub fn run(config: &SuiteConfig) -> Result<(), String> {
         );
         chat_rows(&mut rows, "RouteChat, 1,000 x 100", &chat, "< 5");
         details.insert("route_chat".into(), json!(chat));
+
+        progress("RouteChat: 1,000 chats x 100 notes, one pair per chat every 100 ms");
+        let pace = ChatPace::Every(Duration::from_millis(100));
+        let (paced, cpu) = on_server(&big_server, || {
+            load::route_chat(&big_server.addr(), 4, 1_000, 100, pace)
+        })?;
+        let scenario = "RouteChat, 1,000 paced, 100 ms";
+        figures(
+            &mut rows,
+            scenario,
+            &[
+                (
+                    "server CPU per note",
+                    per_call_us(cpu, paced.notes_sent),
+                    "us",
+                    "",
+                ),
+                (
+                    "pairs behind schedule",
+                    paced.pairs_behind_schedule as f64,
+                    "",
+                    "",
+                ),
+            ],
+        );
+        chat_rows(&mut rows, scenario, &paced, "< 5");
+        details.insert("route_chat_paced".into(), json!(paced));
         drop(big_server);
     }
 
@@ -313,7 +340,7 @@ fn redis_chat(
         replicas[1].cpu_time()?,
         redis.cpu_time()?,
     ];
-    let chat = load::route_chat(&addrs, 4, 1_000, 100)?;
+    let chat = load::route_chat(&addrs, 4, 1_000, 100, ChatPace::Flat)?;
     let replicas_cpu =
         replicas[0].cpu_time()? + replicas[1].cpu_time()? - cpu_before[0] - cpu_before[1];
     let redis_cpu = redis.cpu_time()? - cpu_before[2];
@@ -341,8 +368,8 @@ fn redis_chat(
     Ok(())
 }
 
-/// A RouteChat scenario's rows: notes/s, p99 reply latency (against `p99_target`), replies
-/// correct.
+/// A RouteChat scenario's rows: notes/s, p50 and p99 reply latency (the p99 against
+/// `p99_target`), replies correct.
 fn chat_rows(rows: &mut Vec<Row>, scenario: &str, chat: &load::ChatReport, p99_target: &str) {
     let correct = chat.replies_correct as f64 / chat.replies_expected.max(1) as f64 * 100.0;
     figures(
@@ -350,6 +377,12 @@ fn chat_rows(rows: &mut Vec<Row>, scenario: &str, chat: &load::ChatReport, p99_t
         scenario,
         &[
             ("notes/s", chat.notes_per_sec, "/s", ""),
+            (
+                "p50 reply latency",
+                chat.reply_latency.p50_us / 1000.0,
+                "ms",
+                "",
+            ),
             (
                 "p99 reply latency",
                 chat.reply_latency.p99_us / 1000.0,
