@@ -33,6 +33,12 @@ pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
 pub const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 1000;
 /// How long to wait for cancelled calls to wind up after the grace period.
 const CANCEL_WAIT: Duration = Duration::from_secs(2);
+/// New calls each completion-queue thread stands ready to take at once: each slot is a request
+/// for a call held by the gRPC core, renewed as soon as a call arrives on it; calls beyond them
+/// wait in the core. The cost is a few hundred bytes per slot. GetFeature at 4 connections x 16
+/// calls cost the same server CPU per call with 8, 32, 64, 128 or 1,024 slots (20.6-23.9 us,
+/// within the run-to-run noise), so this is sized for bursts of new calls, not for speed.
+const REQUEST_SLOTS_PER_THREAD: usize = 1024;
 
 /// Everything that shapes a server.
 #[derive(Clone, Debug)]
@@ -117,6 +123,7 @@ impl RouteGuideServer {
             health.set_serving_status(name, ServingStatus::Serving);
         }
         let builder = ServerBuilder::new(Arc::clone(&env))
+            .requests_slot_per_cq(REQUEST_SLOTS_PER_THREAD)
             .channel_args(limits)
             .register_service(create_route_guide(service))
             .register_service(create_health(health.clone()));
