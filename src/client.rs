@@ -78,10 +78,22 @@ pub struct ClientOptions {
     pub tls: Option<ClientTls>,
     /// A connection of this client's own instead of one shared with other clients of the address.
     pub own_connection: bool,
-    /// gRPC's minimal filter stack: no transparent retries and no limit on the size of a received
-    /// message, which saves CPU on every message; deadlines are still enforced. For load
-    /// generators, whose own cost should not be what they measure.
+    /// gRPC's minimal filter stack, which saves CPU on every message. It drops retries, the limit
+    /// on the size of a received message (4 MiB otherwise) and the idle timeout; the check of
+    /// each call's deadline, which it would drop too, is asked for again. For load generators,
+    /// whose own cost should not be what they measure.
     pub minimal_stack: bool,
+}
+
+impl ClientOptions {
+    /// A load generator's options: a connection of its own and the minimal filter stack.
+    pub fn load_generator() -> Self {
+        ClientOptions {
+            own_connection: true,
+            minimal_stack: true,
+            ..ClientOptions::default()
+        }
+    }
 }
 
 /// The deadline every call gets unless the client is told otherwise.
@@ -114,7 +126,8 @@ impl RouteGuideClient {
         RouteGuideClient::connect_with(addr, &options)
     }
 
-    /// Like [`RouteGuideClient::connect`], with `options` (TLS, a connection of its own).
+    /// Like [`RouteGuideClient::connect`], with `options` (TLS, a connection of its own, the
+    /// minimal filter stack).
     pub fn connect_with(addr: &str, options: &ClientOptions) -> Self {
         let mut channel = ChannelBuilder::new(client_environment());
         if options.own_connection {
@@ -294,19 +307,26 @@ impl RouteGuideClient {
     }
 
     /// Runs `task` on the gRPC thread that completes this client's calls and returns its output,
-    /// or `None` if gRPC stopped the task first. Calls made and awaited inside `task` are woken
-    /// by their completions directly, with no hand-over to another thread per message: a load
-    /// generator sharing one CPU with gRPC's thread spends more on those hand-overs than on the
-    /// calls. `task` must never block, since it holds up every call of the process while it does.
+    /// or `None` if gRPC stopped the task first. `task` is polled only there, so a call's
+    /// completion wakes it without waking another thread: a load generator sharing one CPU with
+    /// gRPC's thread spends more on such hand-overs than on the calls. (A stream's replies still
+    /// pass through a queue, but between two tasks of that one thread.) `task` must never block,
+    /// since it holds up every call of the process while it does.
     pub fn run_on_grpc_thread<T, F>(&self, task: F) -> impl Future<Output = Option<T>> + use<T, F>
     where
         T: Send + 'static,
         F: Future<Output = T> + Send + 'static,
     {
         let (done, output) = futures::channel::oneshot::channel();
+        // grpcio polls a task first on the thread that spawns it. This one waits there for a
+        // start signal, which, sent from another thread, wakes it on gRPC's thread.
+        let (start, started) = futures::channel::oneshot::channel::<()>();
         self.stub.spawn(async move {
-            let _ = done.send(task.await);
+            if started.await.is_ok() {
+                let _ = done.send(task.await);
+            }
         });
+        let _ = start.send(());
         output.map(Result::ok)
     }
 

@@ -111,17 +111,15 @@ fn a_client_on_the_minimal_stack_still_ends_calls_at_their_deadline() {
     // end a call to it (gRPC's minimal stack drops that check unless it is asked for).
     let silent = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = silent.local_addr().unwrap().to_string();
-    let _accepting = thread::spawn(move || {
-        let held: Vec<_> = silent.incoming().collect();
-        drop(held);
+    // Every connection is held open, unanswered, until the test process ends.
+    thread::spawn(move || {
+        let mut held = Vec::new();
+        for connection in silent.incoming() {
+            held.push(connection);
+        }
     });
-    let options = ClientOptions {
-        own_connection: true,
-        minimal_stack: true,
-        ..ClientOptions::default()
-    };
-    let client =
-        RouteGuideClient::connect_with(&addr, &options).with_timeout(Duration::from_millis(300));
+    let client = RouteGuideClient::connect_with(&addr, &ClientOptions::load_generator())
+        .with_timeout(Duration::from_millis(300));
     let (answered, answer) = mpsc::channel();
     thread::spawn(move || answered.send(client.get_feature(proto::point(0, 0))));
     let outcome = answer
@@ -138,7 +136,9 @@ fn a_task_on_the_grpc_thread_makes_calls_and_returns_its_output() {
     let server = TestServer::start();
     let client = server.client();
     let calling = client.clone();
-    let names = block_on(client.run_on_grpc_thread(async move {
+    let (ran_on, names) = block_on(client.run_on_grpc_thread(async move {
+        // Where the task's first steps, before any call, ran.
+        let ran_on = thread::current().id();
         let mut names = Vec::new();
         for point in [proto::point(409_146_138, -746_188_906), proto::point(0, 0)] {
             names.push(
@@ -149,10 +149,15 @@ fn a_task_on_the_grpc_thread_makes_calls_and_returns_its_output() {
                     .to_string(),
             );
         }
-        Ok::<_, CallError>(names)
+        Ok::<_, CallError>((ran_on, names))
     }))
     .expect("gRPC dropped the task")
     .unwrap();
+    assert_ne!(
+        ran_on,
+        thread::current().id(),
+        "the task began on the caller's thread"
+    );
     assert_eq!(
         names,
         [

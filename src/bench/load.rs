@@ -5,8 +5,8 @@
 //! The load generator shares one CPU with its gRPC thread, so it must cost as little as it can
 //! per message, or it, not the server, sets the pace: its clients use gRPC's minimal filter stack
 //! and every scenario runs on the gRPC thread itself ([`RouteGuideClient::run_on_grpc_thread`]),
-//! so no message is handed over between threads. Measured on ListFeatures of 1,000,000 features,
-//! those two changes took the load generator from about 6.6 us to about 2 us per feature.
+//! so that no message wakes another thread. Measured on ListFeatures of 1,000,000 features, those
+//! two changes took the load generator from about 6.6 us to about 2 us per feature.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -69,7 +69,11 @@ pub fn unary(
     duration: Duration,
     points: &[Point],
 ) -> Result<UnaryReport, String> {
-    let clients: Vec<RouteGuideClient> = (0..connections).map(|_| load_client(addr)).collect();
+    if points.is_empty() {
+        return Err("GetFeature needs points to ask for".to_string());
+    }
+    let clients: Vec<RouteGuideClient> =
+        (0..connections.max(1)).map(|_| load_client(addr)).collect();
     let points: Arc<[Point]> = points.into();
     let started = Instant::now();
     let deadline = started + duration;
@@ -156,13 +160,13 @@ pub fn repeated_list_features(
     queries: u64,
 ) -> Result<QueryReport, String> {
     let client = load_client(addr);
-    let (rectangle, querying) = (rectangle.clone(), client.clone());
+    let (rectangle, caller) = (rectangle.clone(), client.clone());
     let (features, latencies) = on_grpc_thread(&client, async move {
         let mut latencies = Vec::new();
         let mut features = 0_u64;
         for _ in 0..queries {
             let sent = Instant::now();
-            let mut reading = querying.list_features_stream(rectangle.clone());
+            let mut reading = caller.list_features_stream(rectangle.clone());
             while let Some(feature) = reading.next().await {
                 feature?;
                 features += 1;
@@ -191,10 +195,8 @@ pub fn record_route(addr: &str, points: &[Point], count: usize) -> Result<RouteR
     let client = load_client(addr);
     let route: Vec<Point> = points.iter().cycle().take(count).cloned().collect();
     let started = Instant::now();
-    let summary = client
-        .record_route_stream(stream::iter(route))
-        .wait()
-        .map_err(|e| e.to_string())?;
+    let recording = client.record_route_stream(stream::iter(route));
+    let summary = on_grpc_thread(&client, recording)?;
     let secs = started.elapsed().as_secs_f64();
     let received = u64::try_from(summary.get_point_count()).unwrap_or(0);
     Ok(RouteReport {
@@ -218,7 +220,8 @@ pub struct ChatReport {
     pub reply_latency: LatencySummary,
     /// How often each chat sends a pair; `None` when it sends the next as soon as it may.
     pub paced_every_ms: Option<f64>,
-    /// Paced pairs sent later than due because the reply to the one before was not yet in.
+    /// Paced pairs sent later than due because the reply to the one before was not yet in (their
+    /// latency counts from when they were due).
     pub pairs_behind_schedule: u64,
 }
 
@@ -233,10 +236,21 @@ pub enum ChatPace {
     Every(Duration),
 }
 
+impl ChatPace {
+    /// The time between two pairs of one chat, when paced.
+    fn interval(self) -> Option<Duration> {
+        match self {
+            ChatPace::Flat => None,
+            ChatPace::Every(interval) => Some(interval),
+        }
+    }
+}
+
 /// `chats` concurrent RouteChat calls over `connections` connections, each sending
 /// `notes_per_chat` notes in pairs at a location of its own, at `pace`: the second note of each
-/// pair gets the first back, and the time from sending it to receiving that reply is the reply
-/// latency.
+/// pair gets the first back. The reply latency runs to that reply from the sending of the second
+/// note or, when paced, from the moment the pair was due, so that a pair sent late, whatever held
+/// it up, counts its wait.
 pub fn route_chat(
     addr: &str,
     connections: usize,
@@ -247,9 +261,9 @@ pub fn route_chat(
     let clients: Vec<RouteGuideClient> =
         (0..connections.max(1)).map(|_| load_client(addr)).collect();
     let pairs = notes_per_chat / 2;
-    let mut ticks = match pace {
-        ChatPace::Flat => Vec::new(),
-        ChatPace::Every(interval) => pace_chats(chats, pairs, interval)?,
+    let mut ticks = match pace.interval() {
+        None => Vec::new(),
+        Some(interval) => pace_chats(chats, pairs, interval)?,
     };
     let started = Instant::now();
     let chat_calls: Vec<_> = (0..chats)
@@ -263,15 +277,22 @@ pub fn route_chat(
                 let mut correct = 0_u64;
                 let mut behind = 0_u64;
                 for pair in 0..pairs {
-                    if let Some(ticks) = &mut ticks {
+                    let due = match &mut ticks {
+                        None => None,
                         // A tick already waiting means this pair is late: the reply to the last
                         // one took longer than the interval.
-                        if pair > 0 && ticks.try_recv().is_ok() {
-                            behind += 1;
-                        } else if ticks.next().await.is_none() {
-                            break;
-                        }
-                    }
+                        Some(ticks) => match ticks.try_recv() {
+                            Ok(due) if pair > 0 => {
+                                behind += 1;
+                                Some(due)
+                            }
+                            Ok(due) => Some(due),
+                            Err(_) => match ticks.next().await {
+                                Some(due) => Some(due),
+                                None => break,
+                            },
+                        },
+                    };
                     let at = chat_location(chat, pair);
                     let first =
                         proto::route_note(at.clone(), format!("chat {chat} pair {pair} first"));
@@ -282,7 +303,7 @@ pub fn route_chat(
                     let _ = notes.send(second).await;
                     match received.next().await {
                         Some(Ok(reply)) => {
-                            latencies.push(sent.elapsed());
+                            latencies.push(due.unwrap_or(sent).elapsed());
                             if reply.get_message() == expected {
                                 correct += 1;
                             }
@@ -317,22 +338,20 @@ pub fn route_chat(
         secs,
         notes_per_sec: notes_sent as f64 / secs,
         reply_latency: LatencySummary::of(latencies),
-        paced_every_ms: match pace {
-            ChatPace::Flat => None,
-            ChatPace::Every(interval) => Some(interval.as_secs_f64() * 1e3),
-        },
+        paced_every_ms: pace.interval().map(|interval| interval.as_secs_f64() * 1e3),
         pairs_behind_schedule,
     })
 }
 
-/// The ticks of paced chats, one receiver per chat: chat `c`'s pair `k` is due `k + 1` intervals
-/// plus `c / chats` of an interval from now. A thread of its own sleeps until each tick
-/// is due and sends it; it stops when the ticks run out or every chat has gone.
+/// The ticks of paced chats, one receiver per chat, each tick the moment its pair is due: chat
+/// `c`'s pair `k` is due `k + 1` intervals plus `c / chats` of an interval from now. A thread of
+/// its own sleeps until each tick is due and sends it; it stops when the ticks run out or every
+/// chat has gone.
 fn pace_chats(
     chats: usize,
     pairs: usize,
     interval: Duration,
-) -> Result<Vec<UnboundedReceiver<()>>, String> {
+) -> Result<Vec<UnboundedReceiver<Instant>>, String> {
     let (ticks, receivers): (Vec<_>, Vec<_>) = (0..chats).map(|_| unbounded()).unzip();
     let offset = move |chat: usize| interval.mul_f64(chat as f64 / chats.max(1) as f64);
     // The first ticks come one interval from now, once every chat's call is open.
@@ -347,7 +366,7 @@ fn pace_chats(
                     if let Some(wait) = due.checked_duration_since(Instant::now()) {
                         thread::sleep(wait);
                     }
-                    if tick.unbounded_send(()).is_ok() {
+                    if tick.unbounded_send(due).is_ok() {
                         listening += 1;
                     }
                 }
@@ -370,12 +389,8 @@ fn chat_location(chat: usize, pair: usize) -> Point {
 /// A client of the load generator's: a connection of its own, gRPC's minimal filter stack, and a
 /// deadline long enough for the longest scenario.
 fn load_client(addr: &str) -> RouteGuideClient {
-    let options = ClientOptions {
-        own_connection: true,
-        minimal_stack: true,
-        ..ClientOptions::default()
-    };
-    RouteGuideClient::connect_with(addr, &options).with_timeout(Duration::from_secs(600))
+    RouteGuideClient::connect_with(addr, &ClientOptions::load_generator())
+        .with_timeout(Duration::from_secs(600))
 }
 
 /// Runs a scenario on `client`'s gRPC thread (the one thread every client of the process shares)
