@@ -255,11 +255,10 @@ impl RouteGuideClient {
         S: Stream<Item = Point> + Send + 'static,
     {
         let failed = self.failure("RecordRoute");
-        let (mut sink, summary) = match self.stub.record_route_opt(self.call_option()) {
+        let (sink, summary) = match self.stub.record_route_opt(self.call_option()) {
             Ok(call) => call,
             Err(e) => return Pending::failed(failed.of(e)),
         };
-        sink.enhance_batch(true);
         let mut guard = self.guard();
         guard.send_from_grpc_thread(sink, points);
         self.pending(summary.map_err(move |e| failed.of(e)), guard)
@@ -487,6 +486,9 @@ impl CallGuard {
         S: Stream<Item = T> + Send + 'static,
     {
         let park = self.parking();
+        // Each item waits in the sink until the next one comes or the stream has nothing ready,
+        // so items that are ready together leave in one write.
+        sink.enhance_batch(true);
         self.spawn(async move {
             let mut items = Box::pin(items.map(|item| Ok((item, WriteFlags::default()))));
             if sink.send_all(&mut items).await.is_ok() {
