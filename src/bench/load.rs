@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use futures::channel::mpsc::{UnboundedReceiver, unbounded};
 use futures::executor::block_on;
-use futures::future::{join, join_all};
+use futures::future::{OptionFuture, join, join_all};
 use futures::{SinkExt, StreamExt, stream};
 use protobuf::Message;
 use serde::Serialize;
@@ -89,23 +89,21 @@ pub fn unary(
     let deadline = started + duration;
     let workers: Vec<_> = clients
         .iter()
-        .flat_map(|client| {
+        .flat_map(|client| (0..in_flight).map(move |worker| (client.clone(), worker)))
+        .map(|(client, worker)| {
             let points = Arc::clone(&points);
-            (0..in_flight).map(move |worker| {
-                let (client, points) = (client.clone(), Arc::clone(&points));
-                async move {
-                    let mut latencies = Vec::new();
-                    let mut next = worker;
-                    while Instant::now() < deadline {
-                        let point = points[next % points.len()].clone();
-                        next += in_flight;
-                        let sent = Instant::now();
-                        client.get_feature_future(point).await?;
-                        latencies.push(sent.elapsed());
-                    }
-                    Ok::<_, CallError>(latencies)
+            async move {
+                let mut latencies = Vec::new();
+                let mut next = worker;
+                while Instant::now() < deadline {
+                    let point = points[next % points.len()].clone();
+                    next += in_flight;
+                    let sent = Instant::now();
+                    client.get_feature_future(point).await?;
+                    latencies.push(sent.elapsed());
                 }
-            })
+                Ok::<_, CallError>(latencies)
+            }
         })
         .collect();
     let mut latencies = Vec::new();
@@ -271,18 +269,19 @@ pub fn route_chat(
     let clients: Vec<RouteGuideClient> =
         (0..connections.max(1)).map(|_| load_client(addr)).collect();
     let pairs = notes_per_chat / 2;
-    let (mut ticks, pacing) = match pace.interval() {
+    let (ticks, pacing) = match pace.interval() {
         None => (Vec::new(), None),
         Some(interval) => {
             let (ticks, pacing) = pace_chats(chats, pairs, interval)?;
             (ticks, Some(pacing))
         }
     };
+    let mut ticks = ticks.into_iter();
     let started = Instant::now();
     let chat_calls: Vec<_> = (0..chats)
         .map(|chat| {
             let client = clients[chat % clients.len()].clone();
-            let mut ticks = ticks.pop();
+            let mut ticks = ticks.next();
             async move {
                 let (mut notes, outgoing) = futures::channel::mpsc::channel::<RouteNote>(2);
                 let mut received = client.route_chat_stream(outgoing);
@@ -292,19 +291,18 @@ pub fn route_chat(
                 for pair in 0..pairs {
                     let due = match &mut ticks {
                         None => None,
-                        // A tick already waiting means this pair is late: the reply to the last
-                        // one took longer than the interval.
-                        Some(ticks) => match ticks.try_recv() {
-                            Ok(due) if pair > 0 => {
-                                behind += 1;
-                                Some(due)
+                        Some(ticks) => Some(match ticks.try_recv() {
+                            // A tick already waiting means this pair is late: the reply to the
+                            // last one took longer than the interval.
+                            Ok(due) => {
+                                behind += u64::from(pair > 0);
+                                due
                             }
-                            Ok(due) => Some(due),
                             Err(_) => match ticks.next().await {
-                                Some(due) => Some(due),
+                                Some(due) => due,
                                 None => break,
                             },
-                        },
+                        }),
                     };
                     let at = chat_location(chat, pair);
                     let first =
@@ -335,14 +333,7 @@ pub fn route_chat(
         .collect();
     let mut latencies = Vec::new();
     let (mut replies_correct, mut pairs_behind_schedule) = (0, 0);
-    let scenario = async move {
-        let pacing = async move {
-            if let Some(pacing) = pacing {
-                pacing.await;
-            }
-        };
-        join(all_ok(chat_calls), pacing).await.0
-    };
+    let scenario = async move { join(all_ok(chat_calls), OptionFuture::from(pacing)).await.0 };
     for (correct, behind, chat_latencies) in on_grpc_thread(&clients[0], scenario)? {
         replies_correct += correct;
         pairs_behind_schedule += behind;
@@ -414,8 +405,7 @@ fn pace_chats(
             }
         }
     };
-    // Popped from the end by the chats in turn, so reversed: chat 0 gets the first receiver.
-    Ok((receivers.into_iter().rev().collect(), hand_out))
+    Ok((receivers, hand_out))
 }
 
 /// A location used by one pair of one chat only, so that each pair's second note gets exactly the

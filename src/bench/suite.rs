@@ -214,44 +214,21 @@ pub fn run(config: &SuiteConfig) -> Result<(), String> {
         );
 
         progress("RouteChat: 1,000 chats x 100 notes");
-        let (chat, cpu) = on_server(&big_server, || {
-            load::route_chat(&big_server.addr(), 4, 1_000, 100, ChatPace::Flat)
-        })?;
-        let cpu_per_note = per_call_us(cpu, chat.notes_sent);
-        figures(
+        in_memory_chat(
+            &big_server,
+            ChatPace::Flat,
+            ("RouteChat, 1,000 x 100", "route_chat"),
             &mut rows,
-            "RouteChat, 1,000 x 100",
-            &[("server CPU per note", cpu_per_note, "us", "")],
-        );
-        chat_rows(&mut rows, "RouteChat, 1,000 x 100", &chat, "< 5");
-        details.insert("route_chat".into(), json!(chat));
-
+            &mut details,
+        )?;
         progress("RouteChat: 1,000 chats x 100 notes, one pair per chat every 100 ms");
-        let pace = ChatPace::Every(Duration::from_millis(100));
-        let (paced, cpu) = on_server(&big_server, || {
-            load::route_chat(&big_server.addr(), 4, 1_000, 100, pace)
-        })?;
-        let scenario = "RouteChat, 1,000 paced, 100 ms";
-        figures(
+        in_memory_chat(
+            &big_server,
+            ChatPace::Every(Duration::from_millis(100)),
+            ("RouteChat, 1,000 paced, 100 ms", "route_chat_paced"),
             &mut rows,
-            scenario,
-            &[
-                (
-                    "server CPU per note",
-                    per_call_us(cpu, paced.notes_sent),
-                    "us",
-                    "",
-                ),
-                (
-                    "pairs behind schedule",
-                    paced.pairs_behind_schedule as f64,
-                    "",
-                    "",
-                ),
-            ],
-        );
-        chat_rows(&mut rows, scenario, &paced, "< 5");
-        details.insert("route_chat_paced".into(), json!(paced));
+            &mut details,
+        )?;
         drop(big_server);
     }
 
@@ -365,6 +342,33 @@ fn redis_chat(
         ],
     );
     details.insert("route_chat_redis".into(), json!(chat));
+    Ok(())
+}
+
+/// RouteChat's 1,000 x 100 scenario at `pace` against `server`, in the table as `scenario` and in
+/// the details as `key`.
+fn in_memory_chat(
+    server: &ServerProcess,
+    pace: ChatPace,
+    (scenario, key): (&str, &str),
+    rows: &mut Vec<Row>,
+    details: &mut serde_json::Map<String, Value>,
+) -> Result<(), String> {
+    let (chat, cpu) = on_server(server, || {
+        load::route_chat(&server.addr(), 4, 1_000, 100, pace)
+    })?;
+    let cpu_per_note = per_call_us(cpu, chat.notes_sent);
+    figures(
+        rows,
+        scenario,
+        &[("server CPU per note", cpu_per_note, "us", "")],
+    );
+    if chat.paced_every_ms.is_some() {
+        let behind = chat.pairs_behind_schedule as f64;
+        figures(rows, scenario, &[("pairs behind schedule", behind, "", "")]);
+    }
+    chat_rows(rows, scenario, &chat, "< 5");
+    details.insert(key.into(), json!(chat));
     Ok(())
 }
 
