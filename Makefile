@@ -22,10 +22,15 @@ INTEROP_VENV := $(TOOLS)/interop-venv
 SOAK_SECS ?= 600
 ONLY ?=
 
-.PHONY: build run-server run-client test rust-test interop bench soak lint clean prerequisites
+.PHONY: build build-bench run-server run-client test rust-test interop bench soak lint clean prerequisites
 
+# The two programs of the root package; the load generator (bench/) is not part of them.
 build: prerequisites
 	$(CARGO) build --bins
+
+# route_guide_bench, the workspace member bench/, beside the programs it measures.
+build-bench: build
+	$(CARGO) build -p routeguide-bench
 
 ## run-server: build, then serve the 100 standard features on port 50051 (ARGS="--help" lists flags)
 run-server: build
@@ -39,7 +44,7 @@ run-client: build
 test: rust-test interop
 
 rust-test: prerequisites
-	$(CARGO) test
+	$(CARGO) test --workspace
 
 ## interop: our server against a Python client, our client against a Python server (grpcio for Python)
 interop: build $(INTEROP_VENV)/.installed
@@ -55,19 +60,19 @@ $(INTEROP_VENV)/.installed: tests/interop/requirements.txt
 
 ## bench: servers pinned to CPU 0, the load generator to CPU 1; a table, also in target/bench/results.json
 ## (ONLY=unary,big,redis,peer runs only those parts)
-bench: build $(INTEROP_VENV)/.installed
+bench: build-bench $(INTEROP_VENV)/.installed
 	taskset -c 1 $(BIN)/route_guide_bench suite --server $(BIN)/route_guide_server --server-cpu 0 \
 		--peer-python $(INTEROP_VENV)/bin/python --peer-script tests/interop/route_guide_server.py \
 		$(if $(ONLY),--only $(ONLY))
 
 ## soak: mixed load over all four RPCs for SOAK_SECS seconds (default 600); not part of `make test`
-soak: build
+soak: build-bench
 	taskset -c 1 $(BIN)/route_guide_bench soak --server $(BIN)/route_guide_server --server-cpu 0 --secs $(SOAK_SECS)
 
 ## lint: formatting and clippy, warnings as errors
 lint: prerequisites
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 clean:
 	$(CARGO) clean

@@ -44,22 +44,27 @@ impl Coordinates {
         Coordinates::new(point.get_latitude(), point.get_longitude())
     }
 
+    /// The latitude in E7 units, within ±90°.
     pub fn latitude(self) -> i32 {
         self.latitude
     }
 
+    /// The longitude in E7 units, within ±180°.
     pub fn longitude(self) -> i32 {
         self.longitude
     }
 
+    /// The latitude in decimal degrees.
     pub fn latitude_degrees(self) -> f64 {
         f64::from(self.latitude) / E7_PER_DEGREE
     }
 
+    /// The longitude in decimal degrees.
     pub fn longitude_degrees(self) -> f64 {
         f64::from(self.longitude) / E7_PER_DEGREE
     }
 
+    /// The same position as a wire message.
     pub fn to_point(self) -> Point {
         proto::point(self.latitude, self.longitude)
     }
@@ -97,7 +102,9 @@ pub fn degrees_to_e7(degrees: f64) -> Option<i32> {
 /// Why a latitude or longitude was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CoordinateError {
+    /// This latitude (E7) is outside ±90°.
     Latitude(i32),
+    /// This longitude (E7) is outside ±180°.
     Longitude(i32),
 }
 
@@ -150,6 +157,7 @@ impl Bounds {
         self.north_east
     }
 
+    /// Whether `c` is inside, edges included.
     pub fn contains(&self, c: Coordinates) -> bool {
         (self.south_west.latitude..=self.north_east.latitude).contains(&c.latitude)
             && (self.south_west.longitude..=self.north_east.longitude).contains(&c.longitude)
@@ -174,6 +182,7 @@ impl Bounds {
         )
     }
 
+    /// The same area as a wire message, `lo` the south-west corner and `hi` the north-east.
     pub fn to_rectangle(self) -> Rectangle {
         proto::rectangle(self.south_west.to_point(), self.north_east.to_point())
     }

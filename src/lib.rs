@@ -10,8 +10,10 @@
 //! | `RecordRoute` | client streaming | a summary of a route sent point by point |
 //! | `RouteChat` | bidirectional | the notes left earlier where each note is left |
 //!
-//! The crate is laid out one concern per module; the three binaries (`route_guide_server`,
-//! `route_guide_client`, `route_guide_bench`) only parse flags and call into it.
+//! The crate is laid out one concern per module; its two programs (`route_guide_server`,
+//! `route_guide_client`) own their command lines and call into it. The load generator
+//! (`route_guide_bench`) and the tests' process helpers are workspace members of their own
+//! (`bench/`, `testkit/`).
 //!
 //! * [`proto`]: the code generated from `proto/route_guide.proto`, and small constructors.
 //! * [`geo`]: E7 coordinates, their validation, rectangles and the haversine distance.
@@ -25,10 +27,8 @@
 //! * [`tls`]: TLS and mutual TLS settings from PEM files.
 //! * [`client`]: the sync and future calling styles.
 //! * [`random`]: a small seedable generator for random routes and test data.
-//! * [`bench`]: database generator, load scenarios and the `make bench` suite.
 //! * [`cli`]: what the client binary prints: the tutorial's tour and one subcommand per RPC.
 
-pub mod bench;
 pub mod chat;
 pub mod cli;
 pub mod client;
@@ -42,6 +42,16 @@ pub mod service;
 pub mod spatial;
 pub mod store;
 pub mod tls;
+
+pub use client::{
+    CallError, ClientOptions, DEFAULT_TIMEOUT, Pending, ReplyStream, RouteGuideClient,
+};
+pub use geo::{
+    Bounds, CoordinateError, Coordinates, Degrees, MAX_LATITUDE_E7, MAX_LONGITUDE_E7,
+    degrees_to_e7, distance_m,
+};
+pub use random::SplitMix64;
+pub use store::{FeatureStore, LoadError};
 
 /// Sends `log` records to standard error through `env_logger` (`RUST_LOG` chooses what is shown;
 /// `default_level` applies when it is unset), and gRPC core's own logs along with them: its

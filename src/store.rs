@@ -318,7 +318,17 @@ impl fmt::Display for LoadError {
     }
 }
 
-impl std::error::Error for LoadError {}
+/// The message already includes the cause's text; [`source`](std::error::Error::source) gives the
+/// cause itself (the I/O error, the JSON error or the coordinate error) to callers that inspect it.
+impl std::error::Error for LoadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.problem {
+            LoadProblem::Read(e) => Some(e),
+            LoadProblem::Json(e) => Some(e),
+            LoadProblem::Coordinates { error, .. } => Some(error),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -37,6 +37,7 @@ impl ServerTls {
                 flag: "--tls-key",
                 path: key.to_path_buf(),
                 problem: format!("it is not the key of the certificate in {}", cert.display()),
+                cause: None,
             });
         }
         Ok(tls)
@@ -179,8 +180,12 @@ fn read_pem(flag: &'static str, path: &Path, holds: Holds) -> Result<Vec<u8>, Tl
         flag,
         path: path.to_path_buf(),
         problem,
+        cause: None,
     };
-    let pem = std::fs::read(path).map_err(|e| fail(format!("cannot read it: {e}")))?;
+    let pem = std::fs::read(path).map_err(|e| TlsError {
+        cause: Some(e),
+        ..fail("cannot read it".to_string())
+    })?;
     let text = String::from_utf8_lossy(&pem);
     let (looks_right, wanted) = match holds {
         Holds::Certificate => (
@@ -205,15 +210,27 @@ pub struct TlsError {
     flag: &'static str,
     path: PathBuf,
     problem: String,
+    /// The I/O error behind `problem`, when the file could not be read.
+    cause: Option<std::io::Error>,
 }
 
 impl fmt::Display for TlsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}: {}", self.flag, self.path.display(), self.problem)
+        write!(f, "{} {}: {}", self.flag, self.path.display(), self.problem)?;
+        match &self.cause {
+            Some(cause) => write!(f, ": {cause}"),
+            None => Ok(()),
+        }
     }
 }
 
-impl std::error::Error for TlsError {}
+impl std::error::Error for TlsError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause
+            .as_ref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -69,7 +69,7 @@ impl TestServer {
 
 /// A port of 127.0.0.1 that nothing listens on right now.
 pub fn free_port() -> u16 {
-    routeguide::bench::process::free_port().expect("a free port")
+    routeguide_testkit::free_port().expect("a free port")
 }
 
 pub fn standard_db_path() -> PathBuf {

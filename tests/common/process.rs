@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-pub use routeguide::bench::process::ServerProcess;
+pub use routeguide_testkit::ServerProcess;
 
 /// Starts `route_guide_server` on the standard database with `extra` flags; panics if it fails.
 pub fn start_server(extra: &[&str]) -> ServerProcess {
@@ -49,7 +49,7 @@ pub fn generated_db(features: usize) -> PathBuf {
     if !path.exists() {
         let partial = path.with_extension(format!("partial-{:?}", std::thread::current().id()));
         let file = std::io::BufWriter::new(std::fs::File::create(&partial).unwrap());
-        routeguide::bench::generate::write_database(file, features, 1).unwrap();
+        routeguide_testkit::write_database(file, features, 1).unwrap();
         std::fs::rename(&partial, &path).unwrap();
     }
     path

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-pub use routeguide::bench::redis::RedisProcess;
+pub use routeguide_testkit::RedisProcess;
 
 /// Starts `redis-server` on a free port, or returns `None` after saying that `test` is skipped.
 pub fn start_redis(test: &str) -> Option<RedisProcess> {

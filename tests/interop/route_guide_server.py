@@ -17,12 +17,13 @@ by grpcio's thread-pool server. Its rules are those the Rust server promises:
   rectangle without `lo` or `hi`, or a note without a location is INVALID_ARGUMENT.
 
 `serve(db_path, port=0)` starts it in-process and returns `(server, port)`; run as a script it
-serves until SIGTERM or Ctrl-C, logging `(port N)` to stderr once it listens.
+serves until SIGTERM or Ctrl-C, writing the bound port to `--port-file` (and logging it) once it listens.
 """
 
 import argparse
 import json
 import math
+import os
 import signal
 import sys
 import threading
@@ -222,16 +223,28 @@ def serve(db_path, port=0, *, host="127.0.0.1", proto_dir=None, servicer=None, w
     return server, bound
 
 
+def write_port_file(path, port):
+    """Writes `port` to `path` whole or not at all (a temporary file renamed), as the Rust server
+    does with `--port-file`: a reader that sees the file sees the port."""
+    partial = f"{path}.partial-{os.getpid()}"
+    with open(partial, "w") as out:
+        out.write(f"{port}\n")
+    os.replace(partial, path)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Serve RouteGuide from a feature database until SIGTERM.")
     parser.add_argument("--db", required=True, help="the JSON feature database")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port to listen on; 0 picks a free one")
     parser.add_argument("--proto-dir", default=None, help="directory of route_guide.proto")
+    parser.add_argument("--port-file", default=None, help="once listening, write the bound port to this file")
     args = parser.parse_args(argv)
 
     server, port = serve(args.db, args.port, host=args.host, proto_dir=args.proto_dir)
     print(f"Python RouteGuide listening on {args.host}:{args.port} (port {port})", file=sys.stderr, flush=True)
+    if args.port_file:
+        write_port_file(args.port_file, port)
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -26,9 +26,11 @@ import json
 import os
 import queue
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from concurrent import futures
@@ -474,16 +476,16 @@ def run_client_side_checks(report, label, port, generated, db):
 
 
 class ServerProcess:
-    """The Rust server binary, on 127.0.0.1 port 0, with its stderr log read on a thread."""
-
-    PORT_PATTERN = re.compile(r"\(port (\d+)\)")
+    """The Rust server binary, on 127.0.0.1 port 0, with its stderr log read on a thread. The port
+    it bound comes from the file it writes once listening (`--port-file`)."""
 
     def __init__(self, binary, db_path, extra_args=()):
-        self.command = [binary, "--addr", "127.0.0.1:0", "--db", db_path, *extra_args]
+        self.port_dir = tempfile.mkdtemp(prefix="routeguide-interop-")
+        self.port_file = os.path.join(self.port_dir, "port")
+        self.command = [binary, "--addr", "127.0.0.1:0", "--db", db_path, "--port-file", self.port_file, *extra_args]
         self.process = None
         self.port = None
         self.log = []
-        self._listening = threading.Event()
 
     def start(self):
         """Starts the server and waits until its log names the port; raises CheckFailed if not."""
@@ -499,19 +501,18 @@ class ServerProcess:
         )
         threading.Thread(target=self._read_log, daemon=True, name="server-log").start()
         deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while not self._listening.wait(0.1):
+        while not os.path.exists(self.port_file):
             if self.process.poll() is not None:
                 raise CheckFailed(f"the server exited with {self.process.returncode}: {self.last_log()}")
             if time.monotonic() > deadline:
-                raise CheckFailed(f"no '(port N)' in the log after {SERVER_START_TIMEOUT} s: {self.last_log()}")
+                raise CheckFailed(f"no port file after {SERVER_START_TIMEOUT} s: {self.last_log()}")
+            time.sleep(0.05)
+        with open(self.port_file) as port:
+            self.port = int(port.read())
 
     def _read_log(self):
         for line in self.process.stderr:
             self.log.append(line.rstrip("\n"))
-            match = self.PORT_PATTERN.search(line)
-            if match and self.port is None:
-                self.port = int(match.group(1))
-                self._listening.set()
 
     def last_log(self):
         return self.log[-1] if self.log else "(nothing logged)"
@@ -522,6 +523,7 @@ class ServerProcess:
         Returns its exit status (already set if it had exited by itself), or a sentence when it had
         to be killed.
         """
+        shutil.rmtree(self.port_dir, ignore_errors=True)
         if self.process is None:
             return None
         if self.process.poll() is None:

@@ -1,24 +1,36 @@
 //! A server running as a child process, as the benchmark suite and the tests start one: its port
-//! (read from its log), its log lines, and what the kernel says it used (CPU time, memory).
+//! (from the file it writes with `--port-file`), its log lines, and what the kernel says it used
+//! (CPU time, memory, threads, file descriptors).
 
 use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// A child process that serves RouteGuide and logs `(port N)` once it listens, as both
-/// `route_guide_server` and the interop suite's Python server do. Killed when dropped.
+/// How often a starting server's port file is looked for.
+const PORT_FILE_POLL: Duration = Duration::from_millis(10);
+
+/// A child process that serves RouteGuide and, once it listens, writes its port to the file named
+/// by `--port-file`, as both `route_guide_server` and the interop suite's Python server do.
+/// Killed when dropped.
 pub struct ServerProcess {
     child: Child,
     port: u16,
     log: mpsc::Receiver<String>,
+    port_file: PathBuf,
 }
 
 impl ServerProcess {
-    /// Starts `command` (its standard error piped) and waits up to `limit` for it to listen.
+    /// Starts `command` with `--port-file` added (its standard error piped) and waits up to
+    /// `limit` for it to listen.
     pub fn start(mut command: Command, limit: Duration) -> Result<Self, String> {
+        let port_file = fresh_port_file();
         let mut child = command
+            .arg("--port-file")
+            .arg(&port_file)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -36,25 +48,48 @@ impl ServerProcess {
             child,
             port: 0,
             log,
+            port_file,
         };
-        let listening = server.wait_for_log("(port ", limit)?;
-        server.port = listening
-            .split("(port ")
-            .nth(1)
-            .and_then(|rest| rest.split(')').next())
-            .and_then(|port| port.parse().ok())
-            .ok_or_else(|| format!("no port in the log line {listening:?}"))?;
+        server.port = server.wait_for_port(limit)?;
         Ok(server)
     }
 
+    /// The port written to the port file, once it is there. The server writes the file whole or
+    /// not at all (a rename), so a file that exists holds the whole port.
+    fn wait_for_port(&mut self, limit: Duration) -> Result<u16, String> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Ok(text) = std::fs::read_to_string(&self.port_file) {
+                return text
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("{}: {text:?} is not a port", self.port_file.display()));
+            }
+            if let Some(status) = self.child.try_wait().map_err(|e| e.to_string())? {
+                let log: Vec<String> = self.log.try_iter().collect();
+                return Err(format!(
+                    "the server exited ({status}) before listening: {}",
+                    log.join("\n")
+                ));
+            }
+            if Instant::now() >= deadline {
+                return Err(format!("the server did not listen within {limit:?}"));
+            }
+            thread::sleep(PORT_FILE_POLL);
+        }
+    }
+
+    /// The port the server listens on, on 127.0.0.1.
     pub fn port(&self) -> u16 {
         self.port
     }
 
+    /// `127.0.0.1:PORT`.
     pub fn addr(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
 
+    /// The process ID.
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -158,7 +193,16 @@ impl Drop for ServerProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.port_file);
     }
+}
+
+/// A path in the system's temporary directory that no other server of this or another process
+/// is told to write its port to.
+fn fresh_port_file() -> PathBuf {
+    static STARTED: AtomicU64 = AtomicU64::new(0);
+    let n = STARTED.fetch_add(1, Ordering::Relaxed);
+    std::env::temp_dir().join(format!("routeguide-port-{}-{n}", std::process::id()))
 }
 
 impl ServerProcess {

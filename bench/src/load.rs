@@ -22,8 +22,8 @@ use futures::{SinkExt, StreamExt, stream};
 use protobuf::Message;
 use serde::Serialize;
 
-use crate::client::{CallError, ClientOptions, RouteGuideClient};
-use crate::proto::{self, Point, Rectangle, RouteNote};
+use routeguide::proto::{self, Point, Rectangle, RouteNote};
+use routeguide::{CallError, ClientOptions, RouteGuideClient};
 
 /// How often the pacer of paced chats hands the ticks that have come due to gRPC's thread, each
 /// batch one wake of that thread. Waking it for every tick (10,000 times a second at 1,000 chats

@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::process::{cpu_time_of, free_port};
+use crate::process::{cpu_time_of, free_port};
 
 /// How long a starting `redis-server` may take to answer PING.
 const START_LIMIT: Duration = Duration::from_secs(10);
@@ -57,6 +57,7 @@ impl RedisProcess {
         }
     }
 
+    /// The port it listens on, on 127.0.0.1.
     pub fn port(&self) -> u16 {
         self.port
     }

@@ -3,8 +3,7 @@
 
 use std::io::{self, Write};
 
-use crate::geo::{MAX_LATITUDE_E7, MAX_LONGITUDE_E7};
-use crate::random::SplitMix64;
+use routeguide::{MAX_LATITUDE_E7, MAX_LONGITUDE_E7, SplitMix64};
 
 /// How many features in a hundred are left unnamed, about as in the standard database.
 const UNNAMED_PERCENT: u64 = 36;
@@ -34,7 +33,7 @@ pub fn write_database(mut out: impl Write, count: usize, seed: u64) -> io::Resul
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::FeatureStore;
+    use routeguide::FeatureStore;
 
     fn generate(count: usize, seed: u64) -> Vec<u8> {
         let mut bytes = Vec::new();

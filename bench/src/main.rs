@@ -6,7 +6,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use routeguide::bench::{generate, soak, suite};
+use routeguide_testkit::write_database;
+
+mod load;
+mod soak;
+mod suite;
 
 /// Benchmarks for routeguide: `make bench` runs `suite`, `make soak` runs `soak`.
 #[derive(Parser)]
@@ -87,7 +91,7 @@ enum Command {
 fn main() -> ExitCode {
     let outcome = match Flags::parse().command {
         Command::GenDb { features, seed } => {
-            generate::write_database(BufWriter::new(io::stdout().lock()), features, seed)
+            write_database(BufWriter::new(io::stdout().lock()), features, seed)
                 .map_err(|e| e.to_string())
         }
         Command::Suite {

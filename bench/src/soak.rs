@@ -11,12 +11,11 @@ use std::time::{Duration, Instant};
 use grpcio::RpcStatusCode;
 use serde_json::json;
 
-use super::process::ServerProcess;
-use super::suite::start_pinned_server;
-use crate::client::{CallError, RouteGuideClient};
-use crate::proto::{self, Point};
-use crate::random::SplitMix64;
-use crate::store::FeatureStore;
+use routeguide::proto::{self, Point};
+use routeguide::{CallError, FeatureStore, RouteGuideClient, SplitMix64};
+use routeguide_testkit::ServerProcess;
+
+use crate::suite::start_pinned_server;
 
 /// What the soak runs.
 pub struct SoakConfig {

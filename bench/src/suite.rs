@@ -1,0 +1,582 @@
+//! `make bench`: starts servers pinned to one CPU, runs the load scenarios from this process
+//! (pinned to the other by the Makefile), measures the server's CPU time per call from `/proc`,
+//! and prints a table (also written as JSON).
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use routeguide::proto::{Point, Rectangle};
+use routeguide::{
+    Bounds, Coordinates, FeatureStore, MAX_LATITUDE_E7, MAX_LONGITUDE_E7, SplitMix64,
+};
+use routeguide_testkit::{RedisProcess, ServerProcess, write_database};
+
+use crate::load::{self, ChatPace};
+
+/// What the suite runs, and where.
+pub struct SuiteConfig {
+    pub server_binary: PathBuf,
+    pub standard_db: PathBuf,
+    /// Where generated databases and the JSON report go.
+    pub work_dir: PathBuf,
+    /// Features in the large database.
+    pub big_features: usize,
+    /// How long each unary scenario runs.
+    pub unary_duration: Duration,
+    /// The CPU the servers are pinned to, when `taskset` is available.
+    pub server_cpu: Option<usize>,
+    /// The servers' completion-queue threads.
+    pub server_threads: usize,
+    /// The interop suite's Python server, to compare with: (python, script).
+    pub python_peer: Option<(PathBuf, PathBuf)>,
+    /// The parts to run; all of them when empty.
+    pub only: Vec<Part>,
+}
+
+/// The parts of the suite, which `--only` picks from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Part {
+    /// GetFeature on the standard 100 features, 1x1 and 4x16.
+    Unary,
+    /// Everything on the 1,000,000-feature database: loading, GetFeature, ListFeatures,
+    /// RecordRoute, RouteChat in memory.
+    Big,
+    /// RouteChat over Redis with two replicas (when redis-server is installed).
+    Redis,
+    /// GetFeature 4x16 on the Python peer server, and the ratio to ours (with `unary`).
+    Peer,
+}
+
+impl SuiteConfig {
+    fn runs(&self, part: Part) -> bool {
+        self.only.is_empty() || self.only.contains(&part)
+    }
+}
+
+/// One line of the table.
+#[derive(Serialize)]
+struct Row {
+    scenario: String,
+    figure: String,
+    value: f64,
+    unit: &'static str,
+    target: String,
+}
+
+/// What the scenarios report: the table's rows and, by key, each scenario's full report.
+#[derive(Default)]
+struct Results {
+    rows: Vec<Row>,
+    details: serde_json::Map<String, Value>,
+}
+
+impl Results {
+    /// Adds a scenario's figures to the table: (figure, value, unit, target) each.
+    fn figures(&mut self, scenario: &str, figures: &[(&str, f64, &'static str, &str)]) {
+        self.rows
+            .extend(figures.iter().map(|&(figure, value, unit, target)| Row {
+                scenario: scenario.into(),
+                figure: figure.into(),
+                value,
+                unit,
+                target: target.into(),
+            }));
+    }
+
+    /// Keeps a scenario's full report under `key` in results.json.
+    fn detail(&mut self, key: &str, report: Value) {
+        self.details.insert(key.into(), report);
+    }
+}
+
+/// What a scenario does: measure, then report into the results.
+type Measure<'a> = Box<dyn FnOnce(&mut Results) -> Result<(), String> + 'a>;
+
+/// One scenario against a server that is already running: what it says while it runs, and what
+/// it does.
+struct Scenario<'a> {
+    doing: &'static str,
+    run: Measure<'a>,
+}
+
+impl<'a> Scenario<'a> {
+    fn new(doing: &'static str, run: impl FnOnce(&mut Results) -> Result<(), String> + 'a) -> Self {
+        Scenario {
+            doing,
+            run: Box::new(run),
+        }
+    }
+}
+
+/// Runs `scenarios` in order.
+fn run_all(scenarios: Vec<Scenario<'_>>, results: &mut Results) -> Result<(), String> {
+    for scenario in scenarios {
+        progress(scenario.doing);
+        (scenario.run)(results)?;
+    }
+    Ok(())
+}
+
+/// Runs every part asked for, prints the table and writes it with the full reports as JSON.
+pub(crate) fn run(config: &SuiteConfig) -> Result<(), String> {
+    std::fs::create_dir_all(&config.work_dir).map_err(|e| e.to_string())?;
+    let mut results = Results::default();
+    let standard = FeatureStore::load(&config.standard_db).map_err(|e| e.to_string())?;
+    let standard_points = store_points(&standard);
+    // The Python peer is compared with our figure of the same run.
+    let mut ours_calls_per_sec = None;
+    for part in [Part::Unary, Part::Big, Part::Redis, Part::Peer] {
+        if !config.runs(part) {
+            continue;
+        }
+        match part {
+            Part::Unary => {
+                ours_calls_per_sec = Some(unary_part(config, &standard_points, &mut results)?);
+            }
+            Part::Big => big_part(config, &mut results)?,
+            Part::Redis if RedisProcess::installed() => redis_chat(config, &mut results)?,
+            Part::Redis => progress("skipping RouteChat over Redis: redis-server is not installed"),
+            Part::Peer => peer_part(config, &standard_points, ours_calls_per_sec, &mut results)?,
+        }
+    }
+
+    print_table(&results.rows);
+    let report = json!({"rows": results.rows, "details": Value::Object(results.details)});
+    let path = config.work_dir.join("results.json");
+    let file = File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::to_writer_pretty(BufWriter::new(file), &report).map_err(|e| e.to_string())?;
+    println!("\n(written to {})", path.display());
+    Ok(())
+}
+
+/// GetFeature on the standard 100 features, 1 x 1 and 4 x 16; returns our calls/s at 4 x 16.
+fn unary_part(
+    config: &SuiteConfig,
+    points: &[Point],
+    results: &mut Results,
+) -> Result<f64, String> {
+    progress("GetFeature on the standard 100 features");
+    let server = start_server(config, &config.standard_db)?;
+    let (single, (loaded, cpu_per_call)) = unary_pair(config, &server, points)?;
+    results.figures(
+        "GetFeature, 100 features, 1x1",
+        &[
+            ("p50 latency", single.latency.p50_us, "us", "<= 80"),
+            ("p99 latency", single.latency.p99_us, "us", ""),
+        ],
+    );
+    results.figures(
+        "GetFeature, 100 features, 4x16",
+        &[
+            ("calls/s", loaded.calls_per_sec, "/s", ""),
+            ("server CPU per call", cpu_per_call, "us", "<= 10"),
+            ("p99 latency", loaded.latency.p99_us, "us", ""),
+        ],
+    );
+    results.detail("get_feature_100_1x1", json!(single));
+    results.detail(
+        "get_feature_100_4x16",
+        json!({"report": loaded, "server_cpu_us_per_call": cpu_per_call}),
+    );
+    Ok(loaded.calls_per_sec)
+}
+
+/// Everything on the large database, against one server that loads it.
+fn big_part(config: &SuiteConfig, results: &mut Results) -> Result<(), String> {
+    let db = big_database(config)?;
+    progress(&format!("loading {} features", config.big_features));
+    let started = Instant::now();
+    let server = start_server(config, &db)?;
+    let load_secs = started.elapsed().as_secs_f64();
+    let (rss, peak_rss) = server.memory()?;
+    results.figures(
+        "Load 1M-feature database",
+        &[
+            ("time to listening", load_secs, "s", "< 2"),
+            ("peak RSS", peak_rss as f64 / 1e6, "MB", "< 250"),
+        ],
+    );
+    results.detail(
+        "load_big",
+        json!({"secs": load_secs, "rss_bytes": rss, "peak_rss_bytes": peak_rss}),
+    );
+
+    let store = FeatureStore::load(&db).map_err(|e| e.to_string())?;
+    let points = store_points(&store);
+    let addr = server.addr();
+    let server = &server;
+    let scenarios = vec![
+        Scenario::new("GetFeature on the large database", |results| {
+            let (single, (loaded, cpu_per_call)) = unary_pair(config, server, &points)?;
+            let within = "within 10% of 100";
+            results.figures(
+                "GetFeature, 1M features, 1x1",
+                &[("p50 latency", single.latency.p50_us, "us", within)],
+            );
+            results.figures(
+                "GetFeature, 1M features, 4x16",
+                &[("server CPU per call", cpu_per_call, "us", within)],
+            );
+            results.detail("get_feature_1m_1x1", json!(single));
+            results.detail(
+                "get_feature_1m_4x16",
+                json!({"report": loaded, "server_cpu_us_per_call": cpu_per_call}),
+            );
+            Ok(())
+        }),
+        Scenario::new("ListFeatures of the whole world", |results| {
+            let (whole, cpu) = on_server(server, || load::list_features(&addr, world_rectangle()))?;
+            let cpu_per_feature = per_call_us(cpu, whole.features);
+            results.figures(
+                "ListFeatures, whole world, 1M",
+                &[
+                    ("server CPU per feature", cpu_per_feature, "us", ""),
+                    ("features/s", whole.features_per_sec, "/s", ">= 1,000,000"),
+                    ("throughput", whole.mb_per_sec, "MB/s", ""),
+                ],
+            );
+            results.detail(
+                "list_world",
+                json!({"report": whole, "server_cpu_us_per_feature": cpu_per_feature}),
+            );
+            Ok(())
+        }),
+        Scenario::new(
+            "ListFeatures of a rectangle holding about 1,000 features",
+            |results| {
+                let rectangle = rectangle_holding(1_000, store.len());
+                let queries = 200;
+                let (small, cpu) = on_server(server, || {
+                    load::repeated_list_features(&addr, &rectangle, queries)
+                })?;
+                let cpu_per_query = per_call_us(cpu, queries);
+                results.figures(
+                    "ListFeatures, ~1,000 features",
+                    &[
+                        ("p50 latency", small.latency.p50_us, "us", ""),
+                        ("server CPU per query", cpu_per_query, "us", "< 1000"),
+                    ],
+                );
+                results.detail(
+                    "list_small",
+                    json!({"report": small, "server_cpu_us_per_query": cpu_per_query}),
+                );
+                Ok(())
+            },
+        ),
+        Scenario::new("RecordRoute with 1,000,000 points", |results| {
+            let (route, cpu) = on_server(server, || load::record_route(&addr, &points, 1_000_000))?;
+            let cpu_per_point = per_call_us(cpu, route.points);
+            results.figures(
+                "RecordRoute, 1M points",
+                &[
+                    ("server CPU per point", cpu_per_point, "us", ""),
+                    ("points/s", route.points_per_sec, "/s", ">= 1,000,000"),
+                ],
+            );
+            results.detail(
+                "record_route",
+                json!({"report": route, "server_cpu_us_per_point": cpu_per_point}),
+            );
+            Ok(())
+        }),
+        Scenario::new("RouteChat: 1,000 chats x 100 notes", |results| {
+            in_memory_chat(
+                server,
+                ChatPace::Flat,
+                ("RouteChat, 1,000 x 100", "route_chat"),
+                results,
+            )
+        }),
+        Scenario::new(
+            "RouteChat: 1,000 chats x 100 notes, one pair per chat every 100 ms",
+            |results| {
+                in_memory_chat(
+                    server,
+                    ChatPace::Every(Duration::from_millis(100)),
+                    ("RouteChat, 1,000 paced, 100 ms", "route_chat_paced"),
+                    results,
+                )
+            },
+        ),
+    ];
+    run_all(scenarios, results)
+}
+
+/// GetFeature 4 x 16 on the Python peer server, and the ratio of our calls/s to its.
+fn peer_part(
+    config: &SuiteConfig,
+    points: &[Point],
+    ours_calls_per_sec: Option<f64>,
+    results: &mut Results,
+) -> Result<(), String> {
+    let Some((python, script)) = &config.python_peer else {
+        return Ok(());
+    };
+    progress("GetFeature 4x16 on the Python peer server");
+    let mut command = pinned(config.server_cpu, python);
+    command.arg(script).arg("--db").arg(&config.standard_db);
+    let peer = ServerProcess::start(command, Duration::from_secs(60))?;
+    let (_, (loaded, cpu_per_call)) = unary_pair(config, &peer, points)?;
+    results.figures(
+        "Python peer, 100 features, 4x16",
+        &[
+            ("calls/s", loaded.calls_per_sec, "/s", ""),
+            ("server CPU per call", cpu_per_call, "us", ""),
+        ],
+    );
+    if let Some(ours) = ours_calls_per_sec {
+        results.figures(
+            "routeguide vs Python peer",
+            &[("calls/s ratio", ours / loaded.calls_per_sec, "x", "")],
+        );
+    }
+    results.detail(
+        "python_peer_4x16",
+        json!({"report": loaded, "server_cpu_us_per_call": cpu_per_call}),
+    );
+    Ok(())
+}
+
+/// RouteChat's 1,000 x 100 scenario over two replicas sharing their chat through one Redis, the
+/// client spreading its chats over both; Redis and both replicas on the servers' CPU.
+fn redis_chat(config: &SuiteConfig, results: &mut Results) -> Result<(), String> {
+    progress("RouteChat over Redis: 1,000 chats x 100 notes, two replicas");
+    let redis = RedisProcess::start(&config.work_dir, config.server_cpu)?;
+    let url = redis.url();
+    let threads = config.server_threads.to_string();
+    let flags = [
+        "--threads",
+        &threads,
+        "--chat-scope",
+        "shared",
+        "--chat-backend",
+        &url,
+    ];
+    let replica = || {
+        start_pinned_server(
+            &config.server_binary,
+            config.server_cpu,
+            &config.standard_db,
+            &flags,
+        )
+    };
+    let replicas = [replica()?, replica()?];
+    let addrs = format!("{},{}", replicas[0].addr(), replicas[1].addr());
+    let replicas_cpu =
+        || -> Result<Duration, String> { Ok(replicas[0].cpu_time()? + replicas[1].cpu_time()?) };
+    let before = (replicas_cpu()?, redis.cpu_time()?);
+    let chat = load::route_chat(&addrs, 4, 1_000, 100, ChatPace::Flat)?;
+    let replicas_cpu = replicas_cpu()? - before.0;
+    let redis_cpu = redis.cpu_time()? - before.1;
+    let scenario = "RouteChat over Redis, 2 replicas";
+    chat_rows(results, scenario, &chat, "");
+    results.figures(
+        scenario,
+        &[
+            (
+                "replicas' CPU per note",
+                per_call_us(replicas_cpu, chat.notes_sent),
+                "us",
+                "",
+            ),
+            (
+                "Redis CPU per note",
+                per_call_us(redis_cpu, chat.notes_sent),
+                "us",
+                "",
+            ),
+        ],
+    );
+    results.detail("route_chat_redis", json!(chat));
+    Ok(())
+}
+
+/// RouteChat's 1,000 x 100 scenario at `pace` against `server`, in the table as `scenario` and in
+/// the details as `key`.
+fn in_memory_chat(
+    server: &ServerProcess,
+    pace: ChatPace,
+    (scenario, key): (&str, &str),
+    results: &mut Results,
+) -> Result<(), String> {
+    let (chat, cpu) = on_server(server, || {
+        load::route_chat(&server.addr(), 4, 1_000, 100, pace)
+    })?;
+    let cpu_per_note = per_call_us(cpu, chat.notes_sent);
+    results.figures(scenario, &[("server CPU per note", cpu_per_note, "us", "")]);
+    if chat.paced_every_ms.is_some() {
+        let behind = chat.pairs_behind_schedule as f64;
+        results.figures(scenario, &[("pairs behind schedule", behind, "", "")]);
+    }
+    chat_rows(results, scenario, &chat, "< 5");
+    results.detail(key, json!(chat));
+    Ok(())
+}
+
+/// A RouteChat scenario's rows: notes/s, p50 and p99 reply latency (the p99 against
+/// `p99_target`), replies correct.
+fn chat_rows(results: &mut Results, scenario: &str, chat: &load::ChatReport, p99_target: &str) {
+    let correct = chat.replies_correct as f64 / chat.replies_expected.max(1) as f64 * 100.0;
+    results.figures(
+        scenario,
+        &[
+            ("notes/s", chat.notes_per_sec, "/s", ""),
+            (
+                "p50 reply latency",
+                chat.reply_latency.p50_us / 1000.0,
+                "ms",
+                "",
+            ),
+            (
+                "p99 reply latency",
+                chat.reply_latency.p99_us / 1000.0,
+                "ms",
+                p99_target,
+            ),
+            ("replies correct", correct, "%", "100"),
+        ],
+    );
+}
+
+fn progress(what: &str) {
+    eprintln!("bench: {what} ...");
+}
+
+fn print_table(rows: &[Row]) {
+    println!(
+        "\n{:<34} {:<22} {:>14} {:<5} target",
+        "scenario", "figure", "value", "unit"
+    );
+    println!("{}", "-".repeat(92));
+    for r in rows {
+        println!(
+            "{:<34} {:<22} {:>14.2} {:<5} {}",
+            r.scenario, r.figure, r.value, r.unit, r.target
+        );
+    }
+}
+
+/// GetFeature at 1 connection x 1 call, then 4 x 16 with the server's CPU time per call.
+fn unary_pair(
+    config: &SuiteConfig,
+    server: &ServerProcess,
+    points: &[Point],
+) -> Result<(load::UnaryReport, (load::UnaryReport, f64)), String> {
+    let addr = server.addr();
+    // Warm up connections and caches; not measured.
+    load::unary(&addr, 1, 4, Duration::from_millis(300), points)?;
+    let single = load::unary(&addr, 1, 1, config.unary_duration, points)?;
+    let (loaded, cpu) = on_server(server, || {
+        load::unary(&addr, 4, 16, config.unary_duration, points)
+    })?;
+    let cpu_per_call = per_call_us(cpu, loaded.calls);
+    Ok((single, (loaded, cpu_per_call)))
+}
+
+/// Runs `work` against `server` and returns its result with the server CPU time it cost.
+fn on_server<T>(
+    server: &ServerProcess,
+    work: impl FnOnce() -> Result<T, String>,
+) -> Result<(T, Duration), String> {
+    let before = server.cpu_time()?;
+    let result = work()?;
+    Ok((result, server.cpu_time()? - before))
+}
+
+fn per_call_us(cpu: Duration, calls: u64) -> f64 {
+    cpu.as_secs_f64() * 1e6 / calls.max(1) as f64
+}
+
+/// `program` under `taskset`, pinned to `cpu` when there is one.
+fn pinned(cpu: Option<usize>, program: &Path) -> Command {
+    match cpu {
+        Some(cpu) => {
+            let mut command = Command::new("taskset");
+            command.arg("-c").arg(cpu.to_string()).arg(program);
+            command
+        }
+        None => Command::new(program),
+    }
+}
+
+fn start_server(config: &SuiteConfig, db: &Path) -> Result<ServerProcess, String> {
+    let threads = config.server_threads.to_string();
+    start_pinned_server(
+        &config.server_binary,
+        config.server_cpu,
+        db,
+        &["--threads", &threads],
+    )
+}
+
+/// `route_guide_server` on `db` and an ephemeral port, pinned to `cpu` when given.
+pub(crate) fn start_pinned_server(
+    binary: &Path,
+    cpu: Option<usize>,
+    db: &Path,
+    extra: &[&str],
+) -> Result<ServerProcess, String> {
+    let mut command = pinned(cpu, binary);
+    command
+        .args(["--addr", "127.0.0.1:0", "--db"])
+        .arg(db)
+        .args(extra)
+        .env("RUST_LOG", "info");
+    ServerProcess::start(command, Duration::from_secs(120))
+}
+
+/// The large database, generated once into the work directory.
+fn big_database(config: &SuiteConfig) -> Result<PathBuf, String> {
+    let path = config
+        .work_dir
+        .join(format!("generated-{}-seed1.json", config.big_features));
+    if !path.exists() {
+        progress(&format!(
+            "generating {} features into {}",
+            config.big_features,
+            path.display()
+        ));
+        let partial = path.with_extension("partial");
+        let file = File::create(&partial).map_err(|e| format!("{}: {e}", partial.display()))?;
+        write_database(BufWriter::new(file), config.big_features, 1).map_err(|e| e.to_string())?;
+        std::fs::rename(&partial, &path).map_err(|e| e.to_string())?;
+    }
+    Ok(path)
+}
+
+/// Every feature position of a store, as the points the load generator asks about.
+fn store_points(store: &FeatureStore) -> Vec<Point> {
+    let mut rng = SplitMix64::seeded(3);
+    let take = store.len().min(100_000);
+    (0..take)
+        .map(|_| store.position(rng.index(store.len())).to_point())
+        .collect()
+}
+
+fn world_rectangle() -> Rectangle {
+    let corner = |sign: i32| {
+        Coordinates::new(sign * MAX_LATITUDE_E7, sign * MAX_LONGITUDE_E7)
+            .expect("the limits are valid")
+    };
+    Bounds::from_corners(corner(-1), corner(1)).to_rectangle()
+}
+
+/// A rectangle near the equator expected to hold about `wanted` of `total` features spread
+/// uniformly over the world (as generated databases are).
+fn rectangle_holding(wanted: usize, total: usize) -> Rectangle {
+    let fraction = (wanted as f64 / total.max(1) as f64).min(1.0);
+    let half_lat = f64::from(MAX_LATITUDE_E7) * fraction.sqrt();
+    let half_lon = f64::from(MAX_LONGITUDE_E7) * fraction.sqrt();
+    let corner = |sign: f64| {
+        Coordinates::new((sign * half_lat) as i32, (sign * half_lon) as i32)
+            .expect("inside the world")
+    };
+    Bounds::from_corners(corner(-1.0), corner(1.0)).to_rectangle()
+}

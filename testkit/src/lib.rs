@@ -1,0 +1,28 @@
+//! # routeguide-testkit
+//!
+//! What routeguide's integration tests and its benchmark (`route_guide_bench`) share, none of
+//! which belongs in the service's library:
+//!
+//! * [`ServerProcess`]: a RouteGuide server running as a child process, its port (from the file
+//!   named by `--port-file`), its log, and what the kernel says it used (CPU time, memory,
+//!   threads, file descriptors);
+//! * [`RedisProcess`]: a real `redis-server` on a free port that saves nothing;
+//! * [`write_database`]: deterministic feature databases of any size;
+//! * [`free_port`] and [`cpu_time_of`]: small readings of the machine;
+//! * [`eventually`]: waiting for a condition by looking again, not by sleeping a guessed while.
+//!
+//! Everything here is Linux-minded (`/proc`, `taskset`, `kill`), as the tests and the benchmark
+//! are.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs, unreachable_pub)]
+
+mod generate;
+mod process;
+mod redis;
+mod wait;
+
+pub use generate::write_database;
+pub use process::{ServerProcess, cpu_time_of, free_port};
+pub use redis::RedisProcess;
+pub use wait::eventually;
