@@ -5,10 +5,9 @@
 //! The load generator shares one CPU with its gRPC thread, so it must cost as little as it can
 //! per message, or it, not the server, sets the pace: its clients use gRPC's minimal filter stack
 //! and every scenario runs on the gRPC thread itself ([`RouteGuideClient::run_on_grpc_thread`]),
-//! so that no message wakes another thread. Measured on ListFeatures of 1,000,000 features, those
-//! two changes took the load generator from about 6.6 us to about 2 us per feature. The one other
-//! thread at work is the pacer of paced chats, which wakes gRPC's thread at most once per
-//! [`PACER_STEP`].
+//! so that no message wakes another thread (what that saved is in `bench/README.md`, "How it
+//! measures"). The one other thread at work is the pacer of paced chats, which wakes gRPC's
+//! thread at most once per [`PACER_STEP`].
 
 use std::future::Future;
 use std::sync::Arc;
@@ -26,9 +25,9 @@ use routeguide::proto::{self, Point, Rectangle, RouteNote};
 use routeguide::{CallError, ClientOptions, RouteGuideClient};
 
 /// How often the pacer of paced chats hands the ticks that have come due to gRPC's thread, each
-/// batch one wake of that thread. Waking it for every tick (10,000 times a second at 1,000 chats
-/// and 100 ms) kept it from reading: gRPC polls its sockets only when it has no other event to
-/// hand out, and replies sat unread in them for up to 44 ms. A tick reaches its chat a step late
+/// batch one wake of that thread. Waking it for every tick kept it from reading: gRPC polls its
+/// sockets only when it has no other event to hand out, so replies sat unread in them (see
+/// `bench/README.md`, "RouteChat tail"). A tick reaches its chat a step late
 /// at most, plus the wait for gRPC's thread to run the task that hands it out, and that lateness
 /// counts in the reply latency, so the step is short.
 const PACER_STEP: Duration = Duration::from_micros(250);
