@@ -15,7 +15,7 @@ use routeguide::proto::{Point, Rectangle};
 use routeguide::{
     Bounds, Coordinates, FeatureStore, MAX_LATITUDE_E7, MAX_LONGITUDE_E7, SplitMix64,
 };
-use routeguide_testkit::{RedisProcess, ServerProcess, write_database};
+use routeguide_testkit::{RedisProcess, ServerProcess, generated_db};
 
 use crate::load::{self, ChatPace};
 
@@ -534,21 +534,12 @@ pub(crate) fn start_pinned_server(
 
 /// The large database, generated once into the work directory.
 fn big_database(config: &SuiteConfig) -> Result<PathBuf, String> {
-    let path = config
-        .work_dir
-        .join(format!("generated-{}-seed1.json", config.big_features));
-    if !path.exists() {
-        progress(&format!(
-            "generating {} features into {}",
-            config.big_features,
-            path.display()
-        ));
-        let partial = path.with_extension("partial");
-        let file = File::create(&partial).map_err(|e| format!("{}: {e}", partial.display()))?;
-        write_database(BufWriter::new(file), config.big_features, 1).map_err(|e| e.to_string())?;
-        std::fs::rename(&partial, &path).map_err(|e| e.to_string())?;
-    }
-    Ok(path)
+    progress(&format!(
+        "the {}-feature database (generated into {} the first time)",
+        config.big_features,
+        config.work_dir.display()
+    ));
+    generated_db(&config.work_dir, config.big_features).map_err(|e| e.to_string())
 }
 
 /// Every feature position of a store, as the points the load generator asks about.

@@ -1,7 +1,10 @@
 //! Deterministic feature databases of any size, for benchmarks and tests: the same seed and count
 //! always give the same file, in the format of `data/route_guide_db.json`.
 
-use std::io::{self, Write};
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use routeguide::{MAX_LATITUDE_E7, MAX_LONGITUDE_E7, SplitMix64};
 
@@ -28,6 +31,22 @@ pub fn write_database(mut out: impl Write, count: usize, seed: u64) -> io::Resul
     }
     out.write_all(b"\n]\n")?;
     out.flush()
+}
+
+/// The database of `count` features with seed 1, written once into `dir` and reused after that
+/// (by later runs too). Safe to call from tests that run in parallel: one writes the file, the
+/// others wait for it, and a file only appears whole (it is written aside, then renamed).
+pub fn generated_db(dir: &Path, count: usize) -> io::Result<PathBuf> {
+    static WRITING: Mutex<()> = Mutex::new(());
+    let path = dir.join(format!("generated-{count}-seed1.json"));
+    let _writing = WRITING.lock().unwrap_or_else(|e| e.into_inner());
+    if !path.exists() {
+        std::fs::create_dir_all(dir)?;
+        let partial = path.with_extension(format!("partial-{}", std::process::id()));
+        write_database(BufWriter::new(File::create(&partial)?), count, 1)?;
+        std::fs::rename(&partial, &path)?;
+    }
+    Ok(path)
 }
 
 #[cfg(test)]

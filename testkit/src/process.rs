@@ -3,7 +3,7 @@
 //! (CPU time, memory, threads, file descriptors).
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
@@ -77,6 +77,24 @@ impl ServerProcess {
             }
             thread::sleep(PORT_FILE_POLL);
         }
+    }
+
+    /// `route_guide_server` (the binary at `binary`) serving `db` on an ephemeral port of
+    /// 127.0.0.1 with `extra` flags, logging at `log_level` (its `RUST_LOG`); waits up to a
+    /// minute for it to listen.
+    pub fn start_binary(
+        binary: &Path,
+        db: &Path,
+        log_level: &str,
+        extra: &[&str],
+    ) -> Result<Self, String> {
+        let mut command = Command::new(binary);
+        command
+            .args(["--addr", "127.0.0.1:0", "--db"])
+            .arg(db)
+            .args(extra)
+            .env("RUST_LOG", log_level);
+        ServerProcess::start(command, Duration::from_secs(60))
     }
 
     /// The port the server listens on, on 127.0.0.1.

@@ -2,17 +2,17 @@
 //! client, a client trusting another CA, and (under mutual TLS) a client without a certificate
 //! are refused; unusable PEM files stop the server with a message naming the file.
 
-mod common;
-
 use std::process::Command;
 
-use common::{TestServer, standard_store};
 use grpcio::RpcStatusCode;
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 use routeguide::client::{ClientOptions, RouteGuideClient};
 use routeguide::proto;
 use routeguide::server::ServerConfig;
 use routeguide::tls::{ClientTls, ServerTls};
+
+use crate::common;
+use crate::common::{TestServer, standard_store};
 
 /// A CA and what it signs, as PEM text.
 struct Authority {

@@ -1,16 +1,15 @@
 //! RouteChat against a real server: the tutorial's notes, replies while the stream is open, the
 //! per-call and shared scopes, the history bound, and notes without a location.
 
-mod common;
-
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::TestServer;
 use futures::executor::block_on_stream;
 use grpcio::RpcStatusCode;
 use routeguide::client::CallError;
 use routeguide::proto::{self, RouteNote};
+
+use crate::common::TestServer;
 
 fn note(message: &str, lat: i32, lon: i32) -> RouteNote {
     proto::route_note(proto::point(lat, lon), message)

@@ -1,8 +1,6 @@
 //! The server as a process and as a thread pool: flags, database errors, graceful shutdown on a
 //! real SIGTERM, and handlers that never hold up the completion-queue thread.
 
-mod common;
-
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,11 +8,13 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use common::TestServer;
-use common::process::start_server;
 use routeguide::client::{Pending, RouteGuideClient};
 use routeguide::proto::{self, Point, RouteSummary};
 use routeguide::server::ServerConfig;
+
+use crate::common;
+use crate::common::TestServer;
+use crate::common::process::start_server;
 
 /// Opens a RecordRoute to `addr` and sends its first point; returns the way to send the rest and
 /// the summary to come, once the server has the call.

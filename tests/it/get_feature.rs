@@ -1,10 +1,9 @@
 //! GetFeature against a real server: known and unknown points, both calling styles, and bad input.
 
-mod common;
-
-use common::{TestServer, standard_entries};
 use grpcio::RpcStatusCode;
 use routeguide::proto;
+
+use crate::common::{TestServer, standard_entries};
 
 #[test]
 fn a_known_point_returns_its_feature() {

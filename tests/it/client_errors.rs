@@ -1,18 +1,18 @@
 //! How the client library reports failures: deadlines, servers that are down, and the status code
 //! and message of each error.
 
-mod common;
-
 use std::net::TcpListener;
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use common::TestServer;
 use futures::executor::{block_on, block_on_stream};
 use grpcio::RpcStatusCode;
 use routeguide::client::{CallError, ClientOptions, RouteGuideClient};
 use routeguide::proto;
+
+use crate::common;
+use crate::common::TestServer;
 
 fn unused_addr() -> String {
     format!("127.0.0.1:{}", common::free_port())

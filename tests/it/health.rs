@@ -1,18 +1,18 @@
 //! The standard health service (`grpc.health.v1.Health`): SERVING for the server and for
 //! RouteGuide, NOT_FOUND for anything else, and NOT_SERVING as soon as a graceful shutdown begins.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::TestServer;
-use common::process::start_server;
 use futures::StreamExt;
 use futures::executor::block_on;
 use grpcio::{CallOption, ChannelBuilder, EnvBuilder, RpcStatusCode};
 use grpcio_health::proto::HealthCheckRequest;
 use grpcio_health::{HealthClient, ServingStatus};
+
+use crate::common;
+use crate::common::TestServer;
+use crate::common::process::start_server;
 
 fn health_client(addr: &str) -> HealthClient {
     let env = Arc::new(EnvBuilder::new().cq_count(1).build());

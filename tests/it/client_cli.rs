@@ -1,13 +1,13 @@
 //! `route_guide_client` as a user runs it: the tour in both styles, JSON output, subcommands,
 //! standard input, and a server that is down.
 
-mod common;
-
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-use common::TestServer;
 use serde_json::Value;
+
+use crate::common;
+use crate::common::TestServer;
 
 fn client(addr: &str, args: &[&str]) -> Output {
     client_with_stdin(addr, args, "")

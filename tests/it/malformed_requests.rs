@@ -1,14 +1,13 @@
 //! Requests that cannot be decoded, or decode to nonsense: each method answers them with an error
 //! status or a correct result, never panics or hangs, and goes on serving well-formed calls.
 
-mod common;
-
-use common::TestServer;
-use common::raw::{GET_FEATURE, LIST_FEATURES, RECORD_ROUTE, ROUTE_CHAT, RawClient};
 use grpcio::RpcStatusCode;
 use protobuf::Message;
 use routeguide::proto::{self, Feature};
 use routeguide::random::SplitMix64;
+
+use crate::common::TestServer;
+use crate::common::raw::{GET_FEATURE, LIST_FEATURES, RECORD_ROUTE, ROUTE_CHAT, RawClient};
 
 /// Bytes that are not a valid encoding of any RouteGuide message: a truncated varint, a field
 /// with an invalid wire type, and a length prefix far past the end of the message.

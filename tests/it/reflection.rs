@@ -1,14 +1,13 @@
 //! Server reflection over the wire, on both service names: v1alpha and v1 list the server's
 //! services and hand out the file that defines RouteGuide.
 
-mod common;
-
-use common::TestServer;
-use common::raw::{RawClient, method};
 use grpcio::MethodType;
 use protobuf::Message;
 use protobuf::descriptor::FileDescriptorProto;
 use routeguide::proto::reflection::{ServerReflectionRequest, ServerReflectionResponse};
+
+use crate::common::TestServer;
+use crate::common::raw::{RawClient, method};
 
 fn ask(
     raw: &RawClient,

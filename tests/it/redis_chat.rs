@@ -3,16 +3,11 @@
 //! the replicas, the client's round-robin spreads chats over them, and a lost Redis fails
 //! RouteChat with UNAVAILABLE (nothing else) until it returns.
 
-mod common;
-
 use std::collections::HashSet;
 use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::process::{ServerProcess, expect_clean_exit, start_server_logging};
-use common::redis::{RedisProcess, start_redis};
-use common::{TestServer, free_port, standard_store};
 use futures::executor::block_on;
 use grpcio::RpcStatusCode;
 use routeguide::chat::{CHAT_UNAVAILABLE, ChatBackend, ChatLimits, ChatScope, RedisBoard};
@@ -20,6 +15,11 @@ use routeguide::client::{CallError, RouteGuideClient};
 use routeguide::geo::Coordinates;
 use routeguide::proto::{self, RouteNote};
 use routeguide::server::ServerConfig;
+
+use crate::common;
+use crate::common::process::{ServerProcess, expect_clean_exit, start_server_logging};
+use crate::common::redis::{RedisProcess, start_redis};
+use crate::common::{TestServer, free_port, standard_store};
 
 /// A replica sharing its chat through `redis`, keeping `history` notes per location.
 fn replica(redis: &RedisProcess, history: usize) -> TestServer {

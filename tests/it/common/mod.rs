@@ -2,8 +2,6 @@
 //! ephemeral port of 127.0.0.1, the standard database, and the standard database read
 //! independently of the store (so that expectations do not share the store's mistakes).
 
-#![allow(dead_code)] // each test binary uses its own part of this
-
 pub mod process;
 pub mod raw;
 pub mod redis;

@@ -1,15 +1,14 @@
 //! The server's limits: the largest request message, and how many calls one connection may have
 //! open at once.
 
-mod common;
-
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::{TestServer, standard_store};
 use grpcio::RpcStatusCode;
 use routeguide::proto::{self, RouteNote};
 use routeguide::server::ServerConfig;
+
+use crate::common::{TestServer, standard_store};
 
 #[test]
 fn a_request_larger_than_the_limit_is_resource_exhausted() {

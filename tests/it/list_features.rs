@@ -1,12 +1,11 @@
 //! ListFeatures against a real server: database order, inclusive bounds, swapped corners, both
 //! calling styles, cancellation and bad rectangles.
 
-mod common;
-
-use common::{Entry, TestServer, standard_entries};
 use futures::executor::block_on_stream;
 use grpcio::RpcStatusCode;
 use routeguide::proto::{self, Feature, Rectangle};
+
+use crate::common::{Entry, TestServer, standard_entries};
 
 fn rectangle(lo: (i32, i32), hi: (i32, i32)) -> Rectangle {
     proto::rectangle(proto::point(lo.0, lo.1), proto::point(hi.0, hi.1))

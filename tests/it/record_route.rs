@@ -2,15 +2,14 @@
 //! invalid routes, and the three ways of sending a route (iterator, iterator in the background,
 //! stream).
 
-mod common;
-
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use common::{TestServer, standard_entries};
 use grpcio::RpcStatusCode;
 use routeguide::proto::{self, Point};
+
+use crate::common::{TestServer, standard_entries};
 
 fn reference_route() -> Vec<Point> {
     [1000, 2000, 3000, 4000]
