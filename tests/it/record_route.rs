@@ -9,7 +9,7 @@ use std::time::Duration;
 use grpcio::RpcStatusCode;
 use routeguide::proto::{self, Point};
 
-use crate::common::{TestServer, standard_entries};
+use crate::common::{TestServer, assert_status, standard_entries};
 
 fn reference_route() -> Vec<Point> {
     [1000, 2000, 3000, 4000]
@@ -107,9 +107,11 @@ fn an_invalid_point_ends_the_call_with_invalid_argument_naming_it() {
         proto::point(-900_000_001, 0),
         proto::point(1, 1),
     ];
-    let error = client.record_route(route).unwrap_err();
-    assert_eq!(error.code(), RpcStatusCode::INVALID_ARGUMENT);
-    assert!(error.message().contains("point 2 of the route"), "{error}");
+    let error = assert_status(
+        client.record_route(route),
+        RpcStatusCode::INVALID_ARGUMENT,
+        "point 2 of the route",
+    );
     assert!(error.message().contains("latitude -900000001"), "{error}");
     assert_eq!(
         client
@@ -128,14 +130,17 @@ fn a_stream_that_never_ends_still_gets_its_answer() {
     // The server refuses the first point; the rest of the stream never comes.
     let refused =
         futures::stream::iter(vec![proto::point(i32::MAX, 0)]).chain(futures::stream::pending());
-    let error = client.record_route_stream(refused).wait().unwrap_err();
-    assert_eq!(error.code(), RpcStatusCode::INVALID_ARGUMENT, "{error}");
+    let refused = client.record_route_stream(refused).wait();
+    assert_status(
+        refused,
+        RpcStatusCode::INVALID_ARGUMENT,
+        "point 1 of the route",
+    );
     // Nothing wrong, but nothing ends it either: the deadline does.
     let endless = futures::stream::iter(reference_route()).chain(futures::stream::pending());
-    let error = client
+    let endless = client
         .with_timeout(Duration::from_millis(300))
         .record_route_stream(endless)
-        .wait()
-        .unwrap_err();
-    assert_eq!(error.code(), RpcStatusCode::DEADLINE_EXCEEDED, "{error}");
+        .wait();
+    assert_status(endless, RpcStatusCode::DEADLINE_EXCEEDED, "");
 }

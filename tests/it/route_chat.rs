@@ -9,7 +9,7 @@ use grpcio::RpcStatusCode;
 use routeguide::client::CallError;
 use routeguide::proto::{self, RouteNote};
 
-use crate::common::TestServer;
+use crate::common::{TestServer, assert_status};
 
 fn note(message: &str, lat: i32, lon: i32) -> RouteNote {
     proto::route_note(proto::point(lat, lon), message)
@@ -101,13 +101,10 @@ fn a_note_without_a_location_is_an_invalid_argument() {
     for reply in before {
         assert_eq!(reply.as_ref().unwrap().get_message(), "fine");
     }
-    let error = last.as_ref().unwrap_err();
-    assert_eq!(error.code(), RpcStatusCode::INVALID_ARGUMENT);
-    assert!(
-        error
-            .message()
-            .contains("note 3 of the chat: location is missing"),
-        "{error}"
+    assert_status(
+        last.clone(),
+        RpcStatusCode::INVALID_ARGUMENT,
+        "note 3 of the chat: location is missing",
     );
     // Other chats go on.
     assert_eq!(messages(client.route_chat(tutorial_notes())).len(), 2);
@@ -116,18 +113,15 @@ fn a_note_without_a_location_is_an_invalid_argument() {
 #[test]
 fn a_note_outside_the_map_is_an_invalid_argument() {
     let server = TestServer::start();
-    let error = server
+    let reply = server
         .client()
         .route_chat(vec![note("far", 0, 1_800_000_001)])
         .next()
-        .unwrap()
-        .unwrap_err();
-    assert_eq!(error.code(), RpcStatusCode::INVALID_ARGUMENT);
-    assert!(
-        error
-            .message()
-            .contains("note 1 of the chat: location: longitude"),
-        "{error}"
+        .unwrap();
+    assert_status(
+        reply,
+        RpcStatusCode::INVALID_ARGUMENT,
+        "note 1 of the chat: location: longitude",
     );
 }
 

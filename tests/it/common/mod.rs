@@ -10,8 +10,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use grpcio::RpcStatusCode;
 use routeguide::chat::{ChatLimits, ChatScope};
-use routeguide::client::RouteGuideClient;
+use routeguide::client::{CallError, RouteGuideClient};
 use routeguide::server::{RouteGuideServer, ServerConfig};
 use routeguide::store::FeatureStore;
 
@@ -99,4 +100,24 @@ pub fn standard_entries() -> Vec<Entry> {
             longitude: e["location"]["longitude"].as_i64().unwrap() as i32,
         })
         .collect()
+}
+
+/// Asserts that a call failed with `code` and a status message containing `fragment` ("" for any
+/// message), and returns the error for further checks. Failures point at the caller's line.
+#[track_caller]
+pub fn assert_status<T: std::fmt::Debug>(
+    outcome: Result<T, CallError>,
+    code: RpcStatusCode,
+    fragment: &str,
+) -> CallError {
+    let error = match outcome {
+        Ok(value) => panic!("expected {code:?} ({fragment:?}), got an answer: {value:?}"),
+        Err(error) => error,
+    };
+    assert_eq!(error.code(), code, "{error}");
+    assert!(
+        error.message().contains(fragment),
+        "expected {fragment:?} in the message: {error}"
+    );
+    error
 }
