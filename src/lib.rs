@@ -43,6 +43,7 @@ pub mod spatial;
 pub mod store;
 pub mod tls;
 
+pub use chat::{ChatBackend, ChatLimits, ChatScope, ChatSetupError, RedisBoard};
 pub use client::{
     CallError, ClientOptions, DEFAULT_TIMEOUT, Pending, ReplyStream, RouteGuideClient,
 };
@@ -51,7 +52,9 @@ pub use geo::{
     degrees_to_e7, distance_m,
 };
 pub use random::SplitMix64;
+pub use server::{RouteGuideServer, ServerConfig, ServerError};
 pub use store::{FeatureStore, LoadError};
+pub use tls::{ClientTls, ServerTls, TlsError};
 
 /// Sends `log` records to standard error through `env_logger` (`RUST_LOG` chooses what is shown;
 /// `default_level` applies when it is unset), and gRPC core's own logs along with them: its

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use futures::executor::{block_on, block_on_stream};
 use grpcio::RpcStatusCode;
-use routeguide::client::{CallError, ClientOptions, RouteGuideClient};
 use routeguide::proto;
+use routeguide::{CallError, ClientOptions, RouteGuideClient};
 
 use crate::common;
 use crate::common::TestServer;

@@ -5,8 +5,8 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use grpcio::RpcStatusCode;
+use routeguide::ServerConfig;
 use routeguide::proto::{self, RouteNote};
-use routeguide::server::ServerConfig;
 
 use crate::common::{TestServer, standard_store};
 

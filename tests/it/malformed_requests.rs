@@ -3,8 +3,8 @@
 
 use grpcio::RpcStatusCode;
 use protobuf::Message;
+use routeguide::SplitMix64;
 use routeguide::proto::{self, Feature};
-use routeguide::random::SplitMix64;
 
 use crate::common::TestServer;
 use crate::common::raw::{GET_FEATURE, LIST_FEATURES, RECORD_ROUTE, ROUTE_CHAT, RawClient};

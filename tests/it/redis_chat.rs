@@ -10,11 +10,12 @@ use std::time::{Duration, Instant};
 
 use futures::executor::block_on;
 use grpcio::RpcStatusCode;
-use routeguide::chat::{CHAT_UNAVAILABLE, ChatBackend, ChatLimits, ChatScope, RedisBoard};
-use routeguide::client::{CallError, RouteGuideClient};
-use routeguide::geo::Coordinates;
+use routeguide::Coordinates;
+use routeguide::ServerConfig;
+use routeguide::chat::CHAT_UNAVAILABLE;
 use routeguide::proto::{self, RouteNote};
-use routeguide::server::ServerConfig;
+use routeguide::{CallError, RouteGuideClient};
+use routeguide::{ChatBackend, ChatLimits, ChatScope, RedisBoard};
 
 use crate::common;
 use crate::common::process::{ServerProcess, expect_clean_exit, start_server_logging};

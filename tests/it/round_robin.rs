@@ -4,11 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use routeguide::client::RouteGuideClient;
-use routeguide::geo::Coordinates;
+use routeguide::Coordinates;
+use routeguide::FeatureStore;
+use routeguide::RouteGuideClient;
+use routeguide::ServerConfig;
 use routeguide::proto;
-use routeguide::server::ServerConfig;
-use routeguide::store::FeatureStore;
 use routeguide_testkit::eventually;
 
 use crate::common::TestServer;

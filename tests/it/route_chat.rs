@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use futures::executor::block_on_stream;
 use grpcio::RpcStatusCode;
-use routeguide::client::CallError;
+use routeguide::CallError;
 use routeguide::proto::{self, RouteNote};
 
 use crate::common::{TestServer, assert_status};

@@ -8,9 +8,9 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use routeguide::client::{Pending, RouteGuideClient};
+use routeguide::ServerConfig;
 use routeguide::proto::{self, Point, RouteSummary};
-use routeguide::server::ServerConfig;
+use routeguide::{Pending, RouteGuideClient};
 
 use crate::common;
 use crate::common::TestServer;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::common::process::start_server;
 use grpcio::RpcStatusCode;
-use routeguide::client::RouteGuideClient;
+use routeguide::RouteGuideClient;
 use routeguide::proto::{self, RouteNote};
 use routeguide_testkit::eventually;
 

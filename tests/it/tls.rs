@@ -6,10 +6,10 @@ use std::process::Command;
 
 use grpcio::RpcStatusCode;
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
-use routeguide::client::{ClientOptions, RouteGuideClient};
+use routeguide::ServerConfig;
 use routeguide::proto;
-use routeguide::server::ServerConfig;
-use routeguide::tls::{ClientTls, ServerTls};
+use routeguide::{ClientOptions, RouteGuideClient};
+use routeguide::{ClientTls, ServerTls};
 
 use crate::common;
 use crate::common::{TestServer, standard_store};

@@ -5,7 +5,7 @@
 use std::thread;
 use std::time::Duration;
 
-use routeguide::client::RouteGuideClient;
+use routeguide::RouteGuideClient;
 use routeguide::proto;
 
 use crate::{alone, big_db, start_server};

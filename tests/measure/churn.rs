@@ -5,7 +5,7 @@ use std::io::Write;
 use std::net::TcpStream;
 use std::time::Duration;
 
-use routeguide::client::RouteGuideClient;
+use routeguide::RouteGuideClient;
 use routeguide::proto;
 use routeguide_testkit::eventually;
 

@@ -11,10 +11,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use grpcio::RpcStatusCode;
-use routeguide::chat::{ChatLimits, ChatScope};
-use routeguide::client::{CallError, RouteGuideClient};
-use routeguide::server::{RouteGuideServer, ServerConfig};
-use routeguide::store::FeatureStore;
+use routeguide::FeatureStore;
+use routeguide::{CallError, RouteGuideClient};
+use routeguide::{ChatLimits, ChatScope};
+use routeguide::{RouteGuideServer, ServerConfig};
 
 /// A server running for the length of a test; it stops when dropped.
 pub struct TestServer {
