@@ -10,6 +10,7 @@ pub struct SplitMix64 {
 }
 
 impl SplitMix64 {
+    /// A generator whose sequence is fixed by `seed`.
     pub fn seeded(seed: u64) -> Self {
         SplitMix64 { state: seed }
     }
@@ -22,6 +23,7 @@ impl SplitMix64 {
         SplitMix64::seeded(seed)
     }
 
+    /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
         self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.state;

@@ -66,10 +66,12 @@ impl FeatureStore {
         Ok(builder.finish())
     }
 
+    /// How many features the database holds, named or not.
     pub fn len(&self) -> usize {
         self.positions.len()
     }
 
+    /// Whether the database holds no feature at all.
     pub fn is_empty(&self) -> bool {
         self.positions.is_empty()
     }
@@ -82,6 +84,7 @@ impl FeatureStore {
         &self.names[start..self.name_ends[index] as usize]
     }
 
+    /// Where feature `index` is.
     pub fn position(&self, index: usize) -> Coordinates {
         self.positions[index]
     }
@@ -109,7 +112,12 @@ impl FeatureStore {
     /// they are consumed. Otherwise the k-d tree finds the features inside first; a few are sorted
     /// into database order, many are marked in a bitmap (one bit per feature) that is then read in
     /// order, so a large answer costs neither a sort nor 4 bytes per feature while it is sent.
-    pub fn within(&self, bounds: Bounds) -> Within {
+    pub fn within(&self, bounds: Bounds) -> impl Iterator<Item = usize> + use<> {
+        self.find_within(bounds)
+    }
+
+    /// [`FeatureStore::within`], with how the features were found.
+    fn find_within(&self, bounds: Bounds) -> Within {
         match self.extent {
             Some(extent) if bounds.covers(&extent) => Within::All(0..self.len()),
             Some(_) => {
@@ -129,9 +137,12 @@ impl FeatureStore {
 }
 
 /// The features inside a rectangle, as indices in database order.
-pub enum Within {
+enum Within {
+    /// Every feature: the rectangle covers them all.
     All(Range<usize>),
+    /// A few features, found and sorted.
     Few(std::vec::IntoIter<u32>),
+    /// Many features, marked in a bitmap.
     Many(Bitmap),
 }
 
@@ -148,7 +159,7 @@ impl Iterator for Within {
 }
 
 /// A set of feature indices read in increasing order, one bit per feature of the database.
-pub struct Bitmap {
+struct Bitmap {
     words: Vec<u64>,
     /// The word being read, with the bits already returned cleared.
     word: usize,
@@ -415,7 +426,7 @@ mod tests {
             .filter(|&i| bounds.contains(c(points[i].0, points[i].1)))
             .collect();
         assert!(expected.len() > points.len() / 2);
-        assert!(matches!(s.within(bounds), Within::Many(_)));
+        assert!(matches!(s.find_within(bounds), Within::Many(_)));
         assert_eq!(s.within(bounds).collect::<Vec<_>>(), expected);
     }
 
