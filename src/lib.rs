@@ -20,6 +20,8 @@
 //! * [`route`]: how RecordRoute sums up a route.
 //! * [`chat`]: RouteChat's notes, per call or shared, with bounded history.
 //! * [`service`]: the four RPCs' semantics, and the mapping of bad input to gRPC statuses.
+//! * [`status`]: error reasons a program can test (`CHAT_STORE_UNAVAILABLE`), carried in a
+//!   status's details as gRPC's richer error model has them.
 //! * [`reflection`]: gRPC server reflection, from the descriptors compiled in.
 //! * [`server`]: running the service: threads, port, signals and graceful shutdown.
 //! * [`tls`]: TLS and mutual TLS settings from PEM files.
@@ -40,6 +42,7 @@ pub mod route;
 pub mod server;
 pub mod service;
 pub mod spatial;
+pub mod status;
 pub mod store;
 pub mod tls;
 
