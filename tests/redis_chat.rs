@@ -15,11 +15,12 @@ use common::redis::{RedisProcess, start_redis};
 use common::{TestServer, free_port, standard_store};
 use futures::executor::block_on;
 use grpcio::RpcStatusCode;
-use routeguide::chat::{CHAT_UNAVAILABLE, ChatBackend, ChatLimits, ChatScope, RedisBoard};
+use routeguide::chat::{ChatBackend, ChatLimits, ChatScope, RedisBoard};
 use routeguide::client::{CallError, RouteGuideClient};
 use routeguide::geo::Coordinates;
 use routeguide::proto::{self, RouteNote};
 use routeguide::server::ServerConfig;
+use routeguide::status::CHAT_STORE_UNAVAILABLE;
 
 /// A replica sharing its chat through `redis`, keeping `history` notes per location.
 fn replica(redis: &RedisProcess, history: usize) -> TestServer {
@@ -280,7 +281,23 @@ fn losing_redis_fails_route_chat_only_until_it_returns() {
     redis.stop();
     let error = post(&client, 6, "while Redis is down").unwrap_err();
     assert_eq!(error.code(), RpcStatusCode::UNAVAILABLE, "{error}");
-    assert!(error.message().starts_with(CHAT_UNAVAILABLE), "{error}");
+    assert_eq!(
+        error.reason(),
+        Some(CHAT_STORE_UNAVAILABLE),
+        "the status's details say the chat store is down: {error}"
+    );
+    assert!(
+        error
+            .message()
+            .contains("RouteChat's shared notes are unavailable"),
+        "the message says so to a person: {error}"
+    );
+    assert!(
+        error
+            .to_string()
+            .contains("answered, but cannot do this now"),
+        "the client tells this from a server it cannot reach: {error}"
+    );
     assert!(
         !error.message().contains(&redis.port().to_string()),
         "the client is not told where Redis is: {error}"

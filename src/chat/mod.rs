@@ -22,9 +22,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use crate::geo::Coordinates;
 use crate::proto::RouteNote;
 
-pub use self::redis_board::{
-    CHAT_UNAVAILABLE, ChatUnavailable, RedisBoard, RedisSetupError, redacted,
-};
+pub use self::redis_board::{ChatUnavailable, RedisBoard, RedisSetupError, redacted};
 
 /// Whose notes a RouteChat call sees.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]

@@ -163,18 +163,17 @@ impl Keys {
     }
 }
 
-/// How the message of every [`ChatUnavailable`] begins, so that clients can tell a server that
-/// answered `UNAVAILABLE` from one that could not be reached.
-pub const CHAT_UNAVAILABLE: &str = "RouteChat's shared notes are unavailable";
-
 /// A RouteChat post failed in Redis; the note may or may not have been kept. What it says is for
-/// the client: it does not name Redis's address or error, which the server logs instead.
+/// the client: it does not name Redis's address or error, which the server logs instead. The
+/// service answers it with `UNAVAILABLE` and the reason
+/// [`crate::status::CHAT_STORE_UNAVAILABLE`], by which clients tell it from a server that could
+/// not be reached.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChatUnavailable(&'static str);
 
 impl fmt::Display for ChatUnavailable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{CHAT_UNAVAILABLE}: {}", self.0)
+        write!(f, "RouteChat's shared notes are unavailable: {}", self.0)
     }
 }
 
