@@ -18,7 +18,7 @@
 //! * [`store`]: the feature database: loading, validating and querying it.
 //! * [`spatial`]: the k-d tree that finds the features inside a rectangle.
 //! * [`route`]: how RecordRoute sums up a route.
-//! * [`chat`]: RouteChat's notes, per call or shared, with bounded history.
+//! * [`chat`]: RouteChat's notes, per call or shared (in memory or Redis), with bounded history.
 //! * [`service`]: the four RPCs' semantics, and the mapping of bad input to gRPC statuses.
 //! * [`status`]: error reasons a program can test (`CHAT_STORE_UNAVAILABLE`), carried in a
 //!   status's details as gRPC's richer error model has them.
