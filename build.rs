@@ -1,7 +1,8 @@
 //! Generates the Rust code for the protos into `OUT_DIR`: for `proto/route_guide.proto`, the
 //! protobuf messages (`route_guide.rs`) and the grpcio client stub, service trait and
 //! `create_route_guide` (`route_guide_grpc.rs`); likewise for server reflection (`reflection.rs`,
-//! `reflection_grpc.rs`); and, for server reflection to serve, the descriptors of every proto the
+//! `reflection_grpc.rs`); the messages of gRPC's richer error model (`status.rs`,
+//! `error_details.rs`); and, for server reflection to serve, the descriptors of every proto the
 //! server offers, health's included (`descriptors.bin`, a serialized `FileDescriptorSet`). The
 //! protos are parsed in pure Rust, so no `protoc` is needed.
 
@@ -14,37 +15,58 @@ use protobuf::descriptor::FileDescriptorSet;
 use protobuf3::Message as _;
 
 const PROTO_DIR: &str = "proto";
-/// The protos Rust code is generated for.
-const GENERATED: [&str; 2] = [
+/// The protos of the services this crate implements: their messages and grpcio glue are
+/// generated, and reflection describes them.
+const SERVICES: [&str; 2] = [
     "proto/route_guide.proto",
     "proto/grpc/reflection/v1alpha/reflection.proto",
+];
+/// Protos of messages only, generated for the status details of gRPC's richer error model. They
+/// define no service, so reflection does not offer them.
+const MESSAGES: [&str; 2] = [
+    "proto/google/rpc/status.proto",
+    "proto/google/rpc/error_details.proto",
 ];
 /// Protos only described to reflection clients: their services come from crates.
 const DESCRIBED_ONLY: [&str; 1] = ["proto/grpc/health/v1/health.proto"];
 
 fn main() -> Result<(), Box<dyn Error>> {
-    for file in GENERATED.iter().chain(&DESCRIBED_ONLY) {
+    for file in SERVICES.iter().chain(&MESSAGES).chain(&DESCRIBED_ONLY) {
         println!("cargo:rerun-if-changed={file}");
     }
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
 
-    let described = parse_protos(GENERATED.iter().chain(&DESCRIBED_ONLY))?;
+    let described = parser(SERVICES.iter().chain(&DESCRIBED_ONLY))
+        .file_descriptor_set()
+        .map_err(cannot_parse)?;
     fs::write(out_dir.join("descriptors.bin"), described.write_to_bytes()?)?;
 
-    let files = parse_protos(&GENERATED)?;
-    let names: Vec<String> = files
-        .get_file()
-        .iter()
-        .map(|f| f.get_name().to_string())
-        .collect();
+    // With their imports (google/protobuf/any.proto, built into the parser): the generators look
+    // up every type a field names, though a well-known type's code comes from the protobuf crate.
+    let parsed = parser(SERVICES.iter().chain(&MESSAGES))
+        .parse_and_typecheck()
+        .map_err(cannot_parse)?;
+    let mut with_imports = protobuf3::descriptor::FileDescriptorSet::new();
+    with_imports.file = parsed.file_descriptors;
+    let with_imports = FileDescriptorSet::parse_from_bytes(&with_imports.write_to_bytes()?)?;
+    let files = with_imports.get_file();
+
+    let names = |protos: &[&str]| -> Vec<String> {
+        protos
+            .iter()
+            .map(|path| in_proto_dir(path).to_string())
+            .collect()
+    };
     let messages = protobuf_codegen::r#gen(
-        files.get_file(),
-        &names,
+        files,
+        &names(&[&SERVICES[..], &MESSAGES[..]].concat()),
         &protobuf_codegen::Customize::default(),
     );
-    let services = grpcio_compiler::codegen::r#gen(files.get_file(), &names);
-    if services.len() != GENERATED.len() {
-        return Err("every generated proto must declare a service".into());
+    let services = grpcio_compiler::codegen::r#gen(files, &names(&SERVICES));
+    // grpcio-compiler passes over a file without a service in silence: a service lost in an
+    // edit of its proto would otherwise surface only as a missing file at `include!`.
+    if services.len() != SERVICES.len() {
+        return Err(format!("each of {SERVICES:?} must declare a service").into());
     }
 
     for generated in messages.into_iter().chain(services) {
@@ -54,20 +76,27 @@ fn main() -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-/// Parses `protos` with protobuf-parse's pure-Rust parser (protobuf 3 descriptors) and re-reads
-/// the result as the protobuf 2 descriptors that both code generators take.
-fn parse_protos<'a>(
-    protos: impl IntoIterator<Item = &'a &'a str>,
-) -> Result<FileDescriptorSet, Box<dyn Error>> {
-    let parsed = protobuf_parse::Parser::new()
+/// protobuf-parse's pure-Rust parser, set to read `protos`. It yields protobuf 3 descriptors,
+/// which are re-read through their wire format (the same in both versions) as the protobuf 2
+/// descriptors that both code generators take.
+fn parser<'a>(protos: impl IntoIterator<Item = &'a &'a str>) -> protobuf_parse::Parser {
+    let mut parser = protobuf_parse::Parser::new();
+    parser
         .pure()
         .include(PROTO_DIR)
-        .inputs(protos.into_iter().copied())
-        .file_descriptor_set()
-        .map_err(|e| format!("cannot parse the protos: {e:#}"))?;
-    Ok(FileDescriptorSet::parse_from_bytes(
-        &parsed.write_to_bytes()?,
-    )?)
+        .inputs(protos.into_iter().copied());
+    parser
+}
+
+fn cannot_parse(error: impl std::fmt::Display) -> String {
+    format!("cannot parse the protos: {error:#}")
+}
+
+/// A proto's name as the descriptors know it: its path inside [`PROTO_DIR`].
+fn in_proto_dir(path: &str) -> &str {
+    path.strip_prefix(PROTO_DIR)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .unwrap_or(path)
 }
 
 /// The generated files open with inner attributes (`#![allow(...)]`) and an inner doc comment,

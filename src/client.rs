@@ -552,6 +552,7 @@ impl Failure {
             timeout: self.timeout,
             code: RpcStatusCode::INTERNAL,
             message,
+            reason: None,
         }
     }
 }
@@ -632,6 +633,8 @@ pub struct CallError {
     timeout: Duration,
     code: RpcStatusCode,
     message: String,
+    /// Why the server says the call failed, from the status's details (see [`crate::status`]).
+    reason: Option<String>,
 }
 
 impl CallError {
@@ -641,13 +644,18 @@ impl CallError {
         timeout: Duration,
         error: grpcio::Error,
     ) -> Self {
-        let (code, message) = match error {
-            grpcio::Error::RpcFailure(status) => (status.code(), status.message().to_string()),
+        let (code, message, reason) = match error {
+            grpcio::Error::RpcFailure(status) => (
+                status.code(),
+                status.message().to_string(),
+                crate::status::reason(&status),
+            ),
             grpcio::Error::RemoteStopped => (
                 RpcStatusCode::CANCELLED,
                 "the server ended the call".to_string(),
+                None,
             ),
-            other => (RpcStatusCode::INTERNAL, other.to_string()),
+            other => (RpcStatusCode::INTERNAL, other.to_string(), None),
         };
         CallError {
             method,
@@ -655,6 +663,7 @@ impl CallError {
             timeout,
             code,
             message,
+            reason,
         }
     }
 
@@ -666,6 +675,12 @@ impl CallError {
     /// The status message, as the server (or the gRPC library) wrote it.
     pub fn message(&self) -> &str {
         &self.message
+    }
+
+    /// The reason the server gave in the status's details, such as
+    /// [`crate::status::CHAT_STORE_UNAVAILABLE`]; `None` when it gave none.
+    pub fn reason(&self) -> Option<&str> {
+        self.reason.as_deref()
     }
 
     /// The RPC that failed, by its proto name.
@@ -685,7 +700,7 @@ impl fmt::Display for CallError {
                 self.timeout
             )?,
             RpcStatusCode::UNAVAILABLE
-                if self.message.starts_with(crate::chat::CHAT_UNAVAILABLE) =>
+                if self.reason() == Some(crate::status::CHAT_STORE_UNAVAILABLE) =>
             {
                 write!(
                     f,

@@ -20,8 +20,10 @@
 //! * [`store`]: the feature database: loading, validating and querying it.
 //! * [`spatial`]: the k-d tree that finds the features inside a rectangle.
 //! * [`route`]: how RecordRoute sums up a route.
-//! * [`chat`]: RouteChat's notes, per call or shared, with bounded history.
+//! * [`chat`]: RouteChat's notes, per call or shared (in memory or Redis), with bounded history.
 //! * [`service`]: the four RPCs' semantics, and the mapping of bad input to gRPC statuses.
+//! * [`status`]: error reasons a program can test (`CHAT_STORE_UNAVAILABLE`), carried in a
+//!   status's details as gRPC's richer error model has them.
 //! * [`reflection`]: gRPC server reflection, from the descriptors compiled in.
 //! * [`server`]: running the service: threads, port, signals and graceful shutdown.
 //! * [`tls`]: TLS and mutual TLS settings from PEM files.
@@ -40,6 +42,7 @@ pub mod route;
 pub mod server;
 pub mod service;
 pub mod spatial;
+pub mod status;
 pub mod store;
 pub mod tls;
 
@@ -53,6 +56,7 @@ pub use geo::{
 };
 pub use random::SplitMix64;
 pub use server::{RouteGuideServer, ServerConfig, ServerError};
+pub use status::{CHAT_STORE_UNAVAILABLE, DOMAIN as ERROR_DOMAIN};
 pub use store::{FeatureStore, LoadError};
 pub use tls::{ClientTls, ServerTls, TlsError};
 

@@ -1,6 +1,7 @@
 //! The code generated from `proto/route_guide.proto` by `build.rs`: the messages (`Point`,
 //! `Rectangle`, `Feature`, `RouteNote`, `RouteSummary`) and the grpcio service glue (the
-//! `RouteGuide` trait, `create_route_guide` and the raw `RouteGuideClient` stub). Nothing here is
+//! `RouteGuide` trait, `create_route_guide` and the raw `RouteGuideClient` stub); likewise for
+//! server reflection and for the `google.rpc` messages of error details. Nothing here is
 //! written by hand but the re-exports and the small constructors that keep call sites short.
 //! Lints are off for the generated modules: their style is the generators'.
 
@@ -23,6 +24,18 @@ pub mod reflection {
 #[allow(warnings, clippy::all, clippy::pedantic)]
 pub mod reflection_grpc {
     include!(concat!(env!("OUT_DIR"), "/reflection_grpc.rs"));
+}
+
+/// `google.rpc.Status`, which carries a failed call's details (see [`crate::status`]).
+#[allow(warnings, clippy::all, clippy::pedantic)]
+pub mod rpc_status {
+    include!(concat!(env!("OUT_DIR"), "/status.rs"));
+}
+
+/// `google.rpc.ErrorInfo`, the detail that names why a call failed (see [`crate::status`]).
+#[allow(warnings, clippy::all, clippy::pedantic)]
+pub mod rpc_error_details {
+    include!(concat!(env!("OUT_DIR"), "/error_details.rs"));
 }
 
 pub use route_guide::{Feature, Point, Rectangle, RouteNote, RouteSummary};

@@ -15,10 +15,11 @@ use grpcio::{
 };
 use log::{Level, debug, log_enabled, warn};
 
-use crate::chat::Chat;
+use crate::chat::{Chat, ChatUnavailable};
 use crate::geo::{Bounds, Coordinates};
 use crate::proto::{self, Feature, Point, Rectangle, RouteGuide, RouteNote, RouteSummary};
 use crate::route::RouteRecorder;
+use crate::status::{self, CHAT_STORE_UNAVAILABLE};
 use crate::store::FeatureStore;
 
 /// How many streamed messages may wait in gRPC's buffers before they are pushed to the network.
@@ -136,9 +137,7 @@ impl RouteGuide for RouteGuideService {
                 received += 1;
                 let note = valid_or_fail!(sink, note);
                 let at = valid_or_fail!(sink, note_location(&note, received));
-                let posted = room.post(at, note).await.map_err(|unavailable| {
-                    RpcStatus::with_message(RpcStatusCode::UNAVAILABLE, unavailable.to_string())
-                });
+                let posted = room.post(at, note).await.map_err(chat_unavailable);
                 let earlier = valid_or_fail!(sink, posted);
                 let count = earlier.len();
                 for (i, reply) in earlier.into_iter().enumerate() {
@@ -206,6 +205,17 @@ fn note_location(note: &RouteNote, number: u64) -> Result<Coordinates, RpcStatus
     coordinates(
         note.get_location(),
         format_args!("note {number} of the chat: location"),
+    )
+}
+
+/// A chat outage: `UNAVAILABLE`, as a server that cannot be reached would answer, but with the
+/// reason [`CHAT_STORE_UNAVAILABLE`], which tells the client that this server answered and only
+/// its chat store did not.
+fn chat_unavailable(unavailable: ChatUnavailable) -> RpcStatus {
+    status::with_reason(
+        RpcStatusCode::UNAVAILABLE,
+        unavailable.to_string(),
+        CHAT_STORE_UNAVAILABLE,
     )
 }
 

@@ -10,12 +10,9 @@ use std::time::{Duration, Instant};
 
 use futures::executor::block_on;
 use grpcio::RpcStatusCode;
-use routeguide::Coordinates;
-use routeguide::ServerConfig;
-use routeguide::chat::CHAT_UNAVAILABLE;
 use routeguide::proto::{self, RouteNote};
-use routeguide::{CallError, RouteGuideClient};
-use routeguide::{ChatBackend, ChatLimits, ChatScope, RedisBoard};
+use routeguide::{CHAT_STORE_UNAVAILABLE, CallError, RouteGuideClient};
+use routeguide::{ChatBackend, ChatLimits, ChatScope, Coordinates, RedisBoard, ServerConfig};
 
 use crate::common;
 use crate::common::process::{ServerProcess, expect_clean_exit, start_server_logging};
@@ -281,7 +278,23 @@ fn losing_redis_fails_route_chat_only_until_it_returns() {
     redis.stop();
     let error = post(&client, 6, "while Redis is down").unwrap_err();
     assert_eq!(error.code(), RpcStatusCode::UNAVAILABLE, "{error}");
-    assert!(error.message().starts_with(CHAT_UNAVAILABLE), "{error}");
+    assert_eq!(
+        error.reason(),
+        Some(CHAT_STORE_UNAVAILABLE),
+        "the status's details say the chat store is down: {error}"
+    );
+    assert!(
+        error
+            .message()
+            .contains("RouteChat's shared notes are unavailable"),
+        "the message says so to a person: {error}"
+    );
+    assert!(
+        error
+            .to_string()
+            .contains("answered, but cannot do this now"),
+        "the client tells this from a server it cannot reach: {error}"
+    );
     assert!(
         !error.message().contains(&redis.port().to_string()),
         "the client is not told where Redis is: {error}"

@@ -1,0 +1,131 @@
+//! Why a call failed, as a type rather than a sentence: gRPC's richer error model. A status may
+//! carry, besides its code and message, details (the `grpc-status-details-bin` trailer): a
+//! serialized `google.rpc.Status` whose `details` hold a `google.rpc.ErrorInfo` naming the
+//! reason. RouteGuide's reasons are the constants below, in the [`DOMAIN`] `routeguide`; a
+//! program tests them, and may reword its messages freely.
+//!
+//! This module only builds and reads such statuses. Which failure gets which code and reason is
+//! the service's choice ([`crate::service`]); what a reason means to the user, the client's
+//! ([`crate::client`]).
+
+use grpcio::{RpcStatus, RpcStatusCode};
+use protobuf::Message;
+use protobuf::well_known_types::Any;
+
+use crate::proto::rpc_error_details::ErrorInfo;
+use crate::proto::rpc_status::Status;
+
+/// The `domain` of every [`ErrorInfo`] RouteGuide sends: its reasons mean what this module says
+/// only within it.
+pub const DOMAIN: &str = "routeguide";
+
+/// RouteChat's shared store (Redis) could not take a note, though the server itself answered
+/// (with `UNAVAILABLE`): trying again later may succeed, and the rest of the service works on.
+/// Without this reason, `UNAVAILABLE` means the server could not be reached at all.
+pub const CHAT_STORE_UNAVAILABLE: &str = "CHAT_STORE_UNAVAILABLE";
+
+/// A status with `code` and `message` whose details name `reason` (one of this module's
+/// constants). Should the details fail to serialize, the status goes without them: the code and
+/// message still say what happened.
+pub fn with_reason(code: RpcStatusCode, message: String, reason: &str) -> RpcStatus {
+    let mut info = ErrorInfo::new();
+    info.set_reason(reason.to_string());
+    info.set_domain(DOMAIN.to_string());
+    let details = Any::pack(&info).and_then(|info| {
+        let mut status = Status::new();
+        // The rich error model repeats the call's own code and message in its Status.
+        status.set_code(code.into());
+        status.set_message(message.clone());
+        status.mut_details().push(info);
+        status.write_to_bytes()
+    });
+    match details {
+        Ok(details) => RpcStatus::with_details(code, message, details),
+        Err(_) => RpcStatus::with_message(code, message),
+    }
+}
+
+/// The reason a received status names, when its details hold a `google.rpc.Status` with an
+/// [`ErrorInfo`] of RouteGuide's [`DOMAIN`]; `None` for no details, details that cannot be
+/// decoded, or a reason of another domain (a proxy's, say).
+pub fn reason(status: &RpcStatus) -> Option<String> {
+    if status.details().is_empty() {
+        return None;
+    }
+    let status = Status::parse_from_bytes(status.details()).ok()?;
+    status
+        .get_details()
+        .iter()
+        .filter_map(|detail| detail.unpack::<ErrorInfo>().ok().flatten())
+        .find(|info| info.get_domain() == DOMAIN)
+        .map(|mut info| info.take_reason())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status_with(details: &[Any]) -> RpcStatus {
+        let mut status = Status::new();
+        status.set_details(details.to_vec().into());
+        let bytes = status.write_to_bytes().unwrap();
+        RpcStatus::with_details(RpcStatusCode::UNAVAILABLE, String::new(), bytes)
+    }
+
+    #[test]
+    fn a_reason_sent_is_the_reason_read() {
+        let sent = with_reason(
+            RpcStatusCode::UNAVAILABLE,
+            "the chat store cannot be reached".to_string(),
+            CHAT_STORE_UNAVAILABLE,
+        );
+        assert_eq!(sent.code(), RpcStatusCode::UNAVAILABLE);
+        assert_eq!(sent.message(), "the chat store cannot be reached");
+        assert_eq!(reason(&sent).as_deref(), Some(CHAT_STORE_UNAVAILABLE));
+
+        // The details repeat the code and message, as the rich error model asks.
+        let details = Status::parse_from_bytes(sent.details()).unwrap();
+        assert_eq!(details.get_code(), i32::from(RpcStatusCode::UNAVAILABLE));
+        assert_eq!(details.get_message(), "the chat store cannot be reached");
+    }
+
+    #[test]
+    fn a_status_without_details_has_no_reason() {
+        let plain = RpcStatus::with_message(RpcStatusCode::UNAVAILABLE, "down".to_string());
+        assert_eq!(reason(&plain), None);
+    }
+
+    #[test]
+    fn details_that_cannot_be_decoded_have_no_reason() {
+        // A field tag with wire type 7, which does not exist.
+        let garbage = vec![0x0f, 0xff, 0xff];
+        let status = RpcStatus::with_details(RpcStatusCode::UNAVAILABLE, String::new(), garbage);
+        assert_eq!(reason(&status), None);
+
+        // An Any that says it holds an ErrorInfo, but holds bytes that are not one.
+        let mut broken = Any::new();
+        broken.set_type_url("type.googleapis.com/google.rpc.ErrorInfo".to_string());
+        broken.set_value(vec![0x0f, 0xff]);
+        assert_eq!(reason(&status_with(&[broken])), None);
+    }
+
+    #[test]
+    fn only_an_error_info_of_our_domain_gives_a_reason() {
+        let mut theirs = ErrorInfo::new();
+        theirs.set_reason(CHAT_STORE_UNAVAILABLE.to_string());
+        theirs.set_domain("proxy.example.com".to_string());
+        let theirs = Any::pack(&theirs).unwrap();
+        let other_type = Any::pack(&Status::new()).unwrap();
+        assert_eq!(reason(&status_with(&[theirs.clone(), other_type])), None);
+
+        let mut ours = ErrorInfo::new();
+        ours.set_reason(CHAT_STORE_UNAVAILABLE.to_string());
+        ours.set_domain(DOMAIN.to_string());
+        let ours = Any::pack(&ours).unwrap();
+        assert_eq!(
+            reason(&status_with(&[theirs, ours])).as_deref(),
+            Some(CHAT_STORE_UNAVAILABLE),
+            "found after a detail of another domain"
+        );
+    }
+}
