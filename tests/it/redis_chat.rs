@@ -6,13 +6,14 @@
 use std::collections::HashSet;
 use std::process::Command;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::executor::block_on;
 use grpcio::RpcStatusCode;
 use routeguide::proto::{self, RouteNote};
 use routeguide::{CHAT_STORE_UNAVAILABLE, CallError, RouteGuideClient};
 use routeguide::{ChatBackend, ChatLimits, ChatScope, Coordinates, RedisBoard, ServerConfig};
+use routeguide_testkit::eventually;
 
 use crate::common;
 use crate::common::process::{ServerProcess, expect_clean_exit, start_server_logging};
@@ -62,29 +63,33 @@ fn wait_for_mirror(board: &RedisBoard, at: Coordinates, expected: &[&str]) {
         let notes = board.mirrored(at);
         notes.iter().map(|n| n.get_message().to_string()).collect()
     };
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while mirrored() != expected {
-        assert!(
-            Instant::now() < deadline,
-            "the mirror holds {:?}",
-            mirrored()
-        );
-        thread::sleep(Duration::from_millis(10));
-    }
+    eventually(
+        "the mirror holds what was posted",
+        Duration::from_secs(5),
+        || {
+            let now = mirrored();
+            if now == expected { Ok(()) } else { Err(now) }
+        },
+    );
+}
+
+/// Posts `message` at `lat` until RouteChat answers again (up to 10 s), and returns the replies.
+/// Only `UNAVAILABLE` is worth another try.
+fn post_once_chat_is_back(client: &RouteGuideClient, lat: i32, message: &str) -> Vec<String> {
+    eventually(
+        "RouteChat answers again",
+        Duration::from_secs(10),
+        || match post(client, lat, message) {
+            Err(e) if e.code() == RpcStatusCode::UNAVAILABLE => Err(e),
+            Err(e) => panic!("RouteChat did not recover: {e}"),
+            Ok(replies) => Ok(replies),
+        },
+    )
 }
 
 /// Posts probes at a location of their own until RouteChat answers again (up to 10 s).
 fn wait_for_chat(client: &RouteGuideClient) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        match post(client, -89, "probe") {
-            Ok(_) => return,
-            Err(e) if e.code() == RpcStatusCode::UNAVAILABLE && Instant::now() < deadline => {
-                thread::sleep(Duration::from_millis(100));
-            }
-            Err(e) => panic!("RouteChat did not recover: {e}"),
-        }
-    }
+    post_once_chat_is_back(client, -89, "probe");
 }
 
 /// A replica as a process of its own, logging at `log_level`.
@@ -313,16 +318,7 @@ fn losing_redis_fails_route_chat_only_until_it_returns() {
     // Redis comes back empty (the test's Redis saves nothing): RouteChat works again by itself,
     // and answers what Redis now holds.
     redis.start_again().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let replies = loop {
-        match post(&client, 6, "after Redis returned") {
-            Ok(replies) => break replies,
-            Err(e) if e.code() == RpcStatusCode::UNAVAILABLE && Instant::now() < deadline => {
-                thread::sleep(Duration::from_millis(100));
-            }
-            Err(e) => panic!("RouteChat did not recover: {e}"),
-        }
-    };
+    let replies = post_once_chat_is_back(&client, 6, "after Redis returned");
     assert_eq!(replies, Vec::<String>::new());
     assert_eq!(post(&client, 6, "next").unwrap(), ["after Redis returned"]);
 }
