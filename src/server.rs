@@ -1,6 +1,8 @@
 //! Running the service as a process: the gRPC environment and its completion-queue threads, the
-//! listening port, the standard health service (`grpc.health.v1.Health`), and a graceful shutdown. [`run`] takes the future that ends it, so the binary
-//! (SIGINT/SIGTERM, from [`termination_signal`]) and the tests (a channel) drive the same code.
+//! listening port, the standard health service (`grpc.health.v1.Health`), and a graceful
+//! shutdown. [`run`] takes the future that ends it, so the binary (SIGINT/SIGTERM, from
+//! [`termination_signal`]) and the tests (a channel) drive the same code. The defaults of every
+//! setting are in [`ServerConfig::default`].
 
 use std::fmt;
 use std::future::Future;
@@ -21,16 +23,9 @@ use crate::tls::ServerTls;
 
 /// The name health checks ask about, besides "" (the whole server).
 pub const SERVICE_NAME: &str = "routeguide.RouteGuide";
-/// The address the server listens on by default: port 50051 on every interface, as in the tutorial.
-pub const DEFAULT_ADDR: &str = "[::]:50051";
-/// The feature database served by default, relative to the working directory.
+/// The feature database served by default, relative to the working directory (the client draws its
+/// random routes from it too).
 pub const DEFAULT_DB_PATH: &str = "data/route_guide_db.json";
-/// How long calls in flight may run on after a shutdown begins, by default.
-pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
-/// The largest request message accepted by default; larger ones get `RESOURCE_EXHAUSTED`.
-pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
-/// How many calls one connection may have open at once by default.
-pub const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 1000;
 /// How long to wait for cancelled calls to wind up after the grace period.
 const CANCEL_WAIT: Duration = Duration::from_secs(2);
 /// New calls each completion-queue thread stands ready to take at once: each slot is a request
@@ -64,19 +59,23 @@ pub struct ServerConfig {
     pub grace: Duration,
 }
 
+/// The defaults, in this one place: `route_guide_server` shows them in `--help` and starts from
+/// them, and tests start from them too.
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
-            addr: DEFAULT_ADDR.to_string(),
+            // Port 50051 on every interface, as in the tutorial.
+            addr: "[::]:50051".to_string(),
             db_path: PathBuf::from(DEFAULT_DB_PATH),
             threads: default_threads(),
             chat_scope: ChatScope::default(),
             chat_limits: ChatLimits::default(),
             chat_backend: ChatBackend::default(),
-            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
-            max_concurrent_streams: DEFAULT_MAX_CONCURRENT_STREAMS,
+            // gRPC's own default for a received message.
+            max_message_bytes: 4 * 1024 * 1024,
+            max_concurrent_streams: 1000,
             tls: None,
-            grace: DEFAULT_GRACE,
+            grace: Duration::from_secs(5),
         }
     }
 }
