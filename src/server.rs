@@ -1,12 +1,16 @@
 //! Running the service as a process: the gRPC environment and its completion-queue threads, the
-//! listening port, the standard health service (`grpc.health.v1.Health`), and a graceful
-//! shutdown. [`run`] takes the future that ends it, so the binary (SIGINT/SIGTERM, from
-//! [`termination_signal`]) and the tests (a channel) drive the same code. The defaults of every
-//! setting are in [`ServerConfig::default`].
+//! listening port (written to a file on request, for whoever started the server on port 0), the
+//! standard health service (`grpc.health.v1.Health`), and a graceful shutdown. [`run`] takes the
+//! future that ends it, so the binary (SIGINT/SIGTERM, from [`termination_signal`]) and the tests
+//! (a channel) drive the same code. The defaults of every setting are in
+//! [`ServerConfig::default`].
 
+use std::ffi::OsString;
 use std::fmt;
+use std::fs;
 use std::future::Future;
-use std::path::PathBuf;
+use std::io;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::Duration;
@@ -56,6 +60,9 @@ pub struct ServerConfig {
     pub tls: Option<ServerTls>,
     /// How long calls in flight may run on once shutdown begins before they are cancelled.
     pub grace: Duration,
+    /// Where [`run`] writes the port it listens on (decimal, then a newline) once it listens, so
+    /// that whoever started it with port 0 learns the port without reading its log.
+    pub port_file: Option<PathBuf>,
 }
 
 /// The defaults, in this one place: `route_guide_server` shows them in `--help` and starts from
@@ -75,6 +82,7 @@ impl Default for ServerConfig {
             max_concurrent_streams: 1000,
             tls: None,
             grace: Duration::from_secs(5),
+            port_file: None,
         }
     }
 }
@@ -184,6 +192,10 @@ pub fn run(config: &ServerConfig, shutdown: impl Future<Output = ()>) -> Result<
         config.db_path.display()
     );
     let server = RouteGuideServer::start(config, Arc::new(store))?;
+    // Before the log line, so that a reader who sees the line finds the file too.
+    if let Some(path) = &config.port_file {
+        write_port_file(path, server.port()).map_err(|e| ServerError::PortFile(path.clone(), e))?;
+    }
     info!(
         "RouteGuide listening on {} (port {}), {}, {} completion-queue threads, chat scope {:?} in {}",
         config.addr,
@@ -206,6 +218,24 @@ pub fn run(config: &ServerConfig, shutdown: impl Future<Output = ()>) -> Result<
         info!("all calls finished; bye");
     }
     Ok(())
+}
+
+/// Writes `port`, in decimal and then a newline, to `path`: first to a temporary file beside it,
+/// then renamed over it, so that a reader polling for the file finds the whole port or no file,
+/// never a half-written one.
+fn write_port_file(path: &Path, port: u16) -> io::Result<()> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"))?;
+    let mut temp_name = OsString::from(".");
+    temp_name.push(name);
+    temp_name.push(format!(".{}.tmp", std::process::id()));
+    let temp = path.with_file_name(temp_name);
+    let written = fs::write(&temp, format!("{port}\n")).and_then(|()| fs::rename(&temp, path));
+    if written.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    written
 }
 
 /// A future that completes when the process receives SIGINT or SIGTERM.
@@ -237,6 +267,8 @@ pub enum ServerError {
     Signals(std::io::Error),
     Tls(crate::tls::TlsError),
     Chat(ChatSetupError),
+    /// The port could not be written to this `--port-file`.
+    PortFile(PathBuf, io::Error),
 }
 
 impl fmt::Display for ServerError {
@@ -251,6 +283,9 @@ impl fmt::Display for ServerError {
             ServerError::Signals(e) => write!(f, "cannot watch for SIGINT/SIGTERM: {e}"),
             ServerError::Tls(e) => e.fmt(f),
             ServerError::Chat(e) => e.fmt(f),
+            ServerError::PortFile(path, e) => {
+                write!(f, "cannot write the port to {}: {e}", path.display())
+            }
         }
     }
 }

@@ -84,6 +84,11 @@ struct Flags {
     /// Seconds that calls in flight may run on after SIGINT/SIGTERM before they are cancelled
     #[arg(long, default_value_t = defaults().grace.as_secs_f64(), value_parser = non_negative_secs)]
     grace: f64,
+
+    /// Once listening, write the port (decimal, then a newline) to this file, replacing it in one
+    /// step: how a program that started the server with port 0 learns the port
+    #[arg(long)]
+    port_file: Option<PathBuf>,
 }
 
 /// The library's defaults, which every flag shows and starts from.
@@ -150,5 +155,6 @@ fn config(flags: Flags) -> Result<ServerConfig, ServerError> {
         max_concurrent_streams: flags.max_concurrent_streams,
         grace: Duration::from_secs_f64(flags.grace),
         tls,
+        port_file: flags.port_file,
     })
 }
