@@ -11,7 +11,8 @@
 //! | `RouteChat` | bidirectional | the notes left earlier where each note is left |
 //!
 //! The crate is laid out one concern per module; the three binaries (`route_guide_server`,
-//! `route_guide_client`, `route_guide_bench`) only parse flags and call into it.
+//! `route_guide_client`, `route_guide_bench`) own their command lines (flags, sessions, output) and
+//! call into it for everything they share.
 //!
 //! * [`proto`]: the code generated from `proto/route_guide.proto`, and small constructors.
 //! * [`geo`]: E7 coordinates, their validation, rectangles and the haversine distance.
@@ -26,11 +27,9 @@
 //! * [`client`]: the sync and future calling styles.
 //! * [`random`]: a small seedable generator for random routes and test data.
 //! * [`bench`]: database generator, load scenarios and the `make bench` suite.
-//! * [`cli`]: what the client binary prints: the tutorial's tour and one subcommand per RPC.
 
 pub mod bench;
 pub mod chat;
-pub mod cli;
 pub mod client;
 pub mod geo;
 pub mod proto;
