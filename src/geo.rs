@@ -6,7 +6,7 @@ use std::fmt;
 use crate::proto::{self, Point, Rectangle};
 
 /// E7 units in one degree.
-pub const E7_PER_DEGREE: f64 = 1e7;
+pub(crate) const E7_PER_DEGREE: f64 = 1e7;
 /// The largest latitude, +90°, in E7 units.
 pub const MAX_LATITUDE_E7: i32 = 900_000_000;
 /// The largest longitude, +180°, in E7 units.

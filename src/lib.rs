@@ -10,52 +10,63 @@
 //! | `RecordRoute` | client streaming | a summary of a route sent point by point |
 //! | `RouteChat` | bidirectional | the notes left earlier where each note is left |
 //!
-//! The crate is laid out one concern per module; its two programs (`route_guide_server`,
-//! `route_guide_client`) own their command lines and call into it. The load generator
-//! (`route_guide_bench`) and the tests' process helpers are workspace members of their own
-//! (`bench/`, `testkit/`).
+//! Serve it with [`serve`] (or [`RouteGuideServer::start`] to keep the server in hand), call it
+//! with [`RouteGuideClient`], in the tutorial's two styles: sync (each call blocks until its
+//! answer) and future (each call starts at once, its answer is collected later). The messages are
+//! in [`proto`].
 //!
-//! * [`proto`]: the code generated from `proto/route_guide.proto`, and small constructors.
-//! * [`geo`]: E7 coordinates, their validation, rectangles and the haversine distance.
-//! * [`store`]: the feature database: loading, validating and querying it.
-//! * [`spatial`]: the k-d tree that finds the features inside a rectangle.
-//! * [`route`]: how RecordRoute sums up a route.
-//! * [`chat`]: RouteChat's notes, per call or shared (in memory or Redis), with bounded history.
-//! * [`service`]: the four RPCs' semantics, and the mapping of bad input to gRPC statuses.
-//! * [`status`]: error reasons a program can test (`CHAT_STORE_UNAVAILABLE`), carried in a
-//!   status's details as gRPC's richer error model has them.
-//! * [`reflection`]: gRPC server reflection, from the descriptors compiled in.
-//! * [`server`]: running the service: threads, port, signals and graceful shutdown.
-//! * [`tls`]: TLS and mutual TLS settings from PEM files.
-//! * [`client`]: the sync and future calling styles.
-//! * [`random`]: a small seedable generator for random routes and test data.
-//! * [`cli`]: what the client binary prints: the tutorial's tour and one subcommand per RPC.
+//! The crate is laid out one concern per module; the modules are private and this page
+//! re-exports what users need. Its two programs (`route_guide_server`, `route_guide_client`, in
+//! `src/bin/`) own their command lines and call into it. The load generator (`route_guide_bench`)
+//! and the tests' process helpers are workspace members of their own (`bench/`, `testkit/`).
+//!
+//! * `proto`: the code generated from `proto/route_guide.proto`, and small constructors.
+//! * `geo`: E7 coordinates, their validation, rectangles and the haversine distance.
+//! * `store`: the feature database: loading, validating and querying it.
+//! * `spatial`: the k-d tree that finds the features inside a rectangle.
+//! * `route`: how RecordRoute sums up a route.
+//! * `chat`: RouteChat's notes, per call or shared (in memory or in Redis), with bounded history.
+//! * `status`: reasons for an error, carried in a status's details (gRPC's richer error model).
+//! * `service`: the four RPCs' semantics, and the mapping of bad input to gRPC statuses.
+//! * `reflection`: gRPC server reflection, from the descriptors compiled in.
+//! * `server`: running the service: threads, port, signals and graceful shutdown.
+//! * `tls`: TLS and mutual TLS settings from PEM files.
+//! * `client`: the sync and future calling styles, and how a failed call is reported.
+//! * `random`: a small seedable generator for random routes and test data.
 
-pub mod chat;
-pub mod cli;
-pub mod client;
-pub mod geo;
+#![forbid(unsafe_code)]
+#![warn(missing_docs, unreachable_pub)]
+
+mod chat;
+mod client;
+mod geo;
 pub mod proto;
-pub mod random;
-pub mod reflection;
-pub mod route;
-pub mod server;
-pub mod service;
-pub mod spatial;
-pub mod status;
-pub mod store;
-pub mod tls;
+mod random;
+mod reflection;
+mod route;
+mod server;
+mod service;
+mod spatial;
+mod status;
+mod store;
+mod tls;
 
-pub use chat::{ChatBackend, ChatLimits, ChatScope, ChatSetupError, RedisBoard};
+pub use chat::{
+    ChatBackend, ChatLimits, ChatScope, ChatSetupError, ChatUnavailable, RedisBoard,
+    RedisSetupError,
+};
 pub use client::{
     CallError, ClientOptions, DEFAULT_TIMEOUT, Pending, ReplyStream, RouteGuideClient,
 };
 pub use geo::{
-    Bounds, CoordinateError, Coordinates, Degrees, MAX_LATITUDE_E7, MAX_LONGITUDE_E7,
-    degrees_to_e7, distance_m,
+    Bounds, CoordinateError, Coordinates, Degrees, EARTH_RADIUS_M, MAX_LATITUDE_E7,
+    MAX_LONGITUDE_E7, degrees_to_e7, distance_m,
 };
 pub use random::SplitMix64;
-pub use server::{RouteGuideServer, ServerConfig, ServerError};
+pub use server::{
+    DEFAULT_DB_PATH, RouteGuideServer, SERVICE_NAME, ServerConfig, ServerError, default_threads,
+    run as serve, termination_signal,
+};
 pub use status::{CHAT_STORE_UNAVAILABLE, DOMAIN as ERROR_DOMAIN};
 pub use store::{FeatureStore, LoadError};
 pub use tls::{ClientTls, ServerTls, TlsError};

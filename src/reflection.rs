@@ -43,7 +43,7 @@ const V1_METHOD: Method<ServerReflectionRequest, ServerReflectionResponse> = Met
 };
 
 /// Both reflection services, answering from the same descriptors.
-pub fn services() -> Vec<Service> {
+pub(crate) fn services() -> Vec<Service> {
     let reflection = Reflection {
         index: Arc::new(Index::new()),
     };

@@ -8,7 +8,7 @@ use crate::proto::RouteSummary;
 
 /// The running totals of one route.
 #[derive(Debug, Default)]
-pub struct RouteRecorder {
+pub(crate) struct RouteRecorder {
     point_count: u64,
     feature_count: u64,
     /// Kept as floating point and truncated once, in [`RouteRecorder::summary`], so that rounding
@@ -18,12 +18,12 @@ pub struct RouteRecorder {
 }
 
 impl RouteRecorder {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         RouteRecorder::default()
     }
 
     /// Adds the next point of the route; `is_feature` says whether the database has an entry there.
-    pub fn record(&mut self, at: Coordinates, is_feature: bool) {
+    pub(crate) fn record(&mut self, at: Coordinates, is_feature: bool) {
         self.point_count += 1;
         if is_feature {
             self.feature_count += 1;
@@ -36,7 +36,7 @@ impl RouteRecorder {
 
     /// The summary sent to the client. Counts and distance saturate at `i32::MAX`, the largest
     /// value the wire format carries; the elapsed time is in whole seconds, truncated.
-    pub fn summary(&self, elapsed: Duration) -> RouteSummary {
+    pub(crate) fn summary(&self, elapsed: Duration) -> RouteSummary {
         let mut summary = RouteSummary::new();
         summary.set_point_count(saturate(self.point_count));
         summary.set_feature_count(saturate(self.feature_count));

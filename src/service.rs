@@ -46,13 +46,13 @@ macro_rules! valid_or_fail {
 /// The RouteGuide service. grpcio clones it once per completion queue and method, so everything it
 /// holds is shared through `Arc`s.
 #[derive(Clone)]
-pub struct RouteGuideService {
+pub(crate) struct RouteGuideService {
     store: Arc<FeatureStore>,
     chat: Chat,
 }
 
 impl RouteGuideService {
-    pub fn new(store: Arc<FeatureStore>, chat: Chat) -> Self {
+    pub(crate) fn new(store: Arc<FeatureStore>, chat: Chat) -> Self {
         RouteGuideService { store, chat }
     }
 

@@ -9,7 +9,7 @@
 use crate::geo::{Bounds, Coordinates};
 
 /// Feature indices arranged as an implicit k-d tree over their positions.
-pub struct KdTree {
+pub(crate) struct KdTree {
     order: Vec<u32>,
 }
 
@@ -45,7 +45,7 @@ impl Axis {
 
 impl KdTree {
     /// Builds the tree over `positions` (indexed by feature), in O(n log n).
-    pub fn build(positions: &[Coordinates]) -> Self {
+    pub(crate) fn build(positions: &[Coordinates]) -> Self {
         let count = u32::try_from(positions.len()).expect("at most 2^32 features");
         let mut order: Vec<u32> = (0..count).collect();
         arrange(&mut order, positions, Axis::Latitude);
@@ -53,7 +53,12 @@ impl KdTree {
     }
 
     /// Appends to `found` the index of every feature inside `bounds`, in no particular order.
-    pub fn collect_within(&self, positions: &[Coordinates], bounds: &Bounds, found: &mut Vec<u32>) {
+    pub(crate) fn collect_within(
+        &self,
+        positions: &[Coordinates],
+        bounds: &Bounds,
+        found: &mut Vec<u32>,
+    ) {
         collect(&self.order, positions, bounds, Axis::Latitude, found);
     }
 }

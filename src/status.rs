@@ -27,7 +27,7 @@ pub const CHAT_STORE_UNAVAILABLE: &str = "CHAT_STORE_UNAVAILABLE";
 /// A status with `code` and `message` whose details name `reason` (one of this module's
 /// constants). Should the details fail to serialize, the status goes without them: the code and
 /// message still say what happened.
-pub fn with_reason(code: RpcStatusCode, message: String, reason: &str) -> RpcStatus {
+pub(crate) fn with_reason(code: RpcStatusCode, message: String, reason: &str) -> RpcStatus {
     let mut info = ErrorInfo::new();
     info.set_reason(reason.to_string());
     info.set_domain(DOMAIN.to_string());
@@ -48,7 +48,7 @@ pub fn with_reason(code: RpcStatusCode, message: String, reason: &str) -> RpcSta
 /// The reason a received status names, when its details hold a `google.rpc.Status` with an
 /// [`ErrorInfo`] of RouteGuide's [`DOMAIN`]; `None` for no details, details that cannot be
 /// decoded, or a reason of another domain (a proxy's, say).
-pub fn reason(status: &RpcStatus) -> Option<String> {
+pub(crate) fn reason(status: &RpcStatus) -> Option<String> {
     if status.details().is_empty() {
         return None;
     }

@@ -58,6 +58,7 @@ impl<T: AsRef<RouteNote>> Locations<T> {
     }
 
     /// How many locations hold notes.
+    #[cfg(test)]
     pub(super) fn len(&self) -> usize {
         self.notes.len()
     }
@@ -151,20 +152,20 @@ pub(super) fn weight_of<'a, T: AsRef<RouteNote> + 'a>(
 /// created first) and at most [`ChatLimits::max_bytes`] of notes (dropping whole locations, oldest
 /// first, then the oldest notes of the location posted to, never the note just posted).
 #[derive(Debug)]
-pub struct ChatBoard {
+pub(crate) struct ChatBoard {
     notes: Locations<Arc<RouteNote>>,
 }
 
 impl ChatBoard {
     /// An empty board within `limits` (each count at least one).
-    pub fn new(limits: ChatLimits) -> Self {
+    pub(crate) fn new(limits: ChatLimits) -> Self {
         ChatBoard {
             notes: Locations::new(limits),
         }
     }
 
     /// Leaves `note` at `at` and returns the notes left there before it, oldest first.
-    pub fn post(&mut self, at: Coordinates, note: RouteNote) -> Vec<Arc<RouteNote>> {
+    pub(crate) fn post(&mut self, at: Coordinates, note: RouteNote) -> Vec<Arc<RouteNote>> {
         let earlier = self.notes.at(at).cloned().collect();
         self.notes.push(at, Arc::new(note));
         self.keep_within_bytes(at);
@@ -187,7 +188,8 @@ impl ChatBoard {
     }
 
     /// How many locations hold notes.
-    pub fn locations(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn locations(&self) -> usize {
         self.notes.len()
     }
 }

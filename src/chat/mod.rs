@@ -24,8 +24,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use crate::geo::Coordinates;
 use crate::proto::RouteNote;
 
-pub use self::board::ChatBoard;
-pub use self::redis::{RedisBoard, RedisSetupError, redacted};
+pub(crate) use self::board::ChatBoard;
+pub(crate) use self::redis::redacted;
+pub use self::redis::{RedisBoard, RedisSetupError};
 
 /// Whose notes a RouteChat call sees.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -152,12 +153,19 @@ impl fmt::Display for ChatSetupError {
     }
 }
 
-impl std::error::Error for ChatSetupError {}
+impl std::error::Error for ChatSetupError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ChatSetupError::RedisNeedsSharedScope => None,
+            ChatSetupError::Redis(e) => Some(e),
+        }
+    }
+}
 
 /// The board every RouteChat call of a server posts to in [`ChatScope::Shared`]. Cloning it
 /// clones a handle: every clone is the same board.
 #[derive(Clone)]
-pub enum SharedBoard {
+pub(crate) enum SharedBoard {
     /// In this server's memory.
     Memory(Arc<Mutex<ChatBoard>>),
     /// In Redis, shared with the other replicas pointed at it.
@@ -168,7 +176,7 @@ impl SharedBoard {
     /// Leaves `note` at `at` and returns the notes left there before it, oldest first. The
     /// in-memory board's lock is held only while copying, never while sending; Redis is reached
     /// from a thread of the board's own, never from the caller's.
-    pub async fn post(
+    pub(crate) async fn post(
         &self,
         at: Coordinates,
         note: RouteNote,
@@ -188,7 +196,7 @@ impl SharedBoard {
 /// The server's RouteChat: what a new call posts to. In per-stream scope there is no shared
 /// board at all, only the limits each call's own board is made with.
 #[derive(Clone)]
-pub enum Chat {
+pub(crate) enum Chat {
     /// [`ChatScope::Stream`]: each call gets a board of its own, within these limits.
     PerStream(ChatLimits),
     /// [`ChatScope::Shared`]: every call posts to this board.
@@ -197,7 +205,7 @@ pub enum Chat {
 
 impl Chat {
     /// RouteChat with its shared board (if any) in memory.
-    pub fn new(scope: ChatScope, limits: ChatLimits) -> Self {
+    pub(crate) fn new(scope: ChatScope, limits: ChatLimits) -> Self {
         match scope {
             ChatScope::Stream => Chat::PerStream(limits),
             ChatScope::Shared => Chat::Shared(SharedBoard::Memory(Arc::new(Mutex::new(
@@ -208,7 +216,7 @@ impl Chat {
 
     /// RouteChat with its shared board in `backend`: for Redis, this connects and checks that
     /// Redis answers before the server starts.
-    pub fn with_backend(
+    pub(crate) fn with_backend(
         scope: ChatScope,
         limits: ChatLimits,
         backend: &ChatBackend,
@@ -226,7 +234,7 @@ impl Chat {
     }
 
     /// The room a new RouteChat call posts to.
-    pub fn room(&self) -> ChatRoom {
+    pub(crate) fn room(&self) -> ChatRoom {
         match self {
             Chat::PerStream(limits) => ChatRoom::Private(ChatBoard::new(*limits)),
             Chat::Shared(board) => ChatRoom::Shared(board.clone()),
@@ -235,7 +243,7 @@ impl Chat {
 }
 
 /// Where one RouteChat call posts its notes: a board of its own, or the server's shared one.
-pub enum ChatRoom {
+pub(crate) enum ChatRoom {
     /// A board of the call's own, gone when the call ends.
     Private(ChatBoard),
     /// The server's shared board.
@@ -245,7 +253,7 @@ pub enum ChatRoom {
 impl ChatRoom {
     /// Leaves `note` at `at` and returns the notes left there before it, oldest first; only a
     /// board in Redis can fail.
-    pub async fn post(
+    pub(crate) async fn post(
         &mut self,
         at: Coordinates,
         note: RouteNote,

@@ -1,6 +1,7 @@
 //! The server as a process and as a thread pool: flags, database errors, graceful shutdown on a
 //! real SIGTERM, and handlers that never hold up the completion-queue thread.
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -116,6 +117,66 @@ fn a_malformed_database_names_the_file_and_the_line() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// An empty folder of cargo's scratch space for tests, for this test alone.
+fn scratch_dir(test: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn the_port_file_holds_the_port_the_server_listens_on() {
+    let dir = scratch_dir("port-file");
+    let port_file = dir.join("port");
+    // start_server asks for 127.0.0.1:0 and returns once the server logs that it listens; the
+    // port file is written before that line, so it is there by now.
+    let mut server = start_server(&["--port-file", port_file.to_str().unwrap()]);
+    let text = std::fs::read_to_string(&port_file).unwrap();
+    assert_eq!(
+        text,
+        format!("{}\n", server.port()),
+        "decimal, then a newline"
+    );
+    let port: u16 = text.trim_end().parse().unwrap();
+    let client = RouteGuideClient::connect(&format!("127.0.0.1:{port}"));
+    let feature = client
+        .get_feature(proto::point(409_146_138, -746_188_906))
+        .unwrap();
+    assert_eq!(
+        feature.get_name(),
+        "Berkshire Valley Management Area Trail, Jefferson, NJ, USA"
+    );
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .collect();
+    assert_eq!(files, ["port"], "no temporary file is left beside it");
+    server.terminate().unwrap();
+    common::process::expect_clean_exit(&mut server);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_port_file_that_cannot_be_written_stops_the_server_naming_it() {
+    let dir = scratch_dir("port-file-missing-dir");
+    let port_file = dir.join("no-such-dir").join("port");
+    let output = Command::new(env!("CARGO_BIN_EXE_route_guide_server"))
+        .args(["--addr", "127.0.0.1:0", "--db"])
+        .arg(common::standard_db_path())
+        .arg("--port-file")
+        .arg(&port_file)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("cannot write the port to {}", port_file.display())),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 #[test]
 fn help_explains_every_flag() {
     let output = Command::new(env!("CARGO_BIN_EXE_route_guide_server"))
@@ -134,6 +195,7 @@ fn help_explains_every_flag() {
         "--max-message-bytes",
         "--max-concurrent-streams",
         "--grace",
+        "--port-file",
     ] {
         assert!(help.contains(flag), "{flag} missing from:\n{help}");
     }

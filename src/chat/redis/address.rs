@@ -11,7 +11,7 @@ pub(in crate::chat) fn check_address(url: &str) -> Result<(), String> {
 }
 
 /// `url` with any password replaced by `***`, for logs and error messages.
-pub fn redacted(url: &str) -> String {
+pub(crate) fn redacted(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };

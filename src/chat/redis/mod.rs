@@ -54,7 +54,7 @@ use crate::proto::RouteNote;
 use crate::random::SplitMix64;
 
 pub(super) use self::address::check_address;
-pub use self::address::redacted;
+pub(crate) use self::address::redacted;
 
 /// The post script; its opening comment says what it takes and answers.
 const POST_SCRIPT: &str = include_str!("post.lua");
@@ -80,7 +80,11 @@ impl fmt::Display for RedisSetupError {
     }
 }
 
-impl std::error::Error for RedisSetupError {}
+impl std::error::Error for RedisSetupError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
 
 /// The shared RouteChat board of every replica pointed at one Redis.
 pub struct RedisBoard {

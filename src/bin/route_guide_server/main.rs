@@ -1,16 +1,21 @@
 //! `route_guide_server`: serves the RouteGuide gRPC service until SIGINT or SIGTERM.
+//!
+//! This program owns only its command line; running the server is [`routeguide::server`]'s job.
+//! Every default lives in one place, `ServerConfig::default()` (src/server.rs): each flag reads
+//! its default from [`defaults`], so `--help` shows what the library would use. A new flag is
+//! therefore a field of `ServerConfig` and its value in `ServerConfig::default()`, then here one
+//! field of [`Flags`] (its default read from `defaults()`) and one line in [`config`]. Flags have
+//! the type of their field where they can, so that line is a plain move.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use clap::Parser;
-use routeguide::chat::{ChatBackend, ChatLimits, ChatScope};
-use routeguide::server::{
-    self, DEFAULT_ADDR, DEFAULT_DB_PATH, DEFAULT_MAX_CONCURRENT_STREAMS, DEFAULT_MAX_MESSAGE_BYTES,
-    ServerConfig, ServerError,
-};
-use routeguide::tls::ServerTls;
+use routeguide::ServerTls;
+use routeguide::{ChatBackend, ChatLimits, ChatScope};
+use routeguide::{ServerConfig, ServerError};
 
 /// Serves the RouteGuide gRPC service (GetFeature, ListFeatures, RecordRoute, RouteChat) from a
 /// JSON feature database. Stops gracefully on SIGINT (Ctrl-C) or SIGTERM. RUST_LOG=debug logs every
@@ -19,48 +24,49 @@ use routeguide::tls::ServerTls;
 #[command(version)]
 struct Flags {
     /// Address to listen on, HOST:PORT ("[::]" is every interface; port 0 picks a free port)
-    #[arg(long, default_value = DEFAULT_ADDR)]
+    #[arg(long, default_value_t = defaults().addr.clone())]
     addr: String,
 
     /// JSON feature database: an array of {"location": {"latitude", "longitude"}, "name"} in E7
     /// units (degrees x 10^7)
-    #[arg(long, default_value = DEFAULT_DB_PATH)]
+    #[arg(long, default_value_os_t = defaults().db_path.clone())]
     db: PathBuf,
 
     /// Completion-queue threads, the pool that runs every handler [default: number of CPUs]
+    // No `default_value_t` here: the default depends on the machine, and --help says which.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     threads: Option<u16>,
 
     /// Whose earlier notes RouteChat sends back: `stream` (only those of the same call, as in
     /// the tutorial) or `shared` (those of every client)
-    #[arg(long, value_enum, default_value_t = ChatScope::Stream)]
+    #[arg(long, value_enum, default_value_t = defaults().chat_scope)]
     chat_scope: ChatScope,
 
     /// Where the shared chat board lives: `memory` (this process) or `redis://HOST:PORT[/DB]`,
     /// shared by every server pointed at that Redis and kept across their restarts (needs
     /// --chat-scope shared)
-    #[arg(long, default_value_t = ChatBackend::Memory)]
+    #[arg(long, default_value_t = defaults().chat_backend.clone())]
     chat_backend: ChatBackend,
 
     /// Notes kept per location by RouteChat; the oldest is dropped beyond it
-    #[arg(long, default_value_t = ChatLimits::default().history_per_location as u32, value_parser = clap::value_parser!(u32).range(1..))]
-    chat_history: u32,
+    #[arg(long, default_value_t = defaults().chat_limits.history_per_location, value_parser = at_least_one)]
+    chat_history: usize,
 
     /// Locations kept by RouteChat; the one created first is dropped, with its notes, beyond it
-    #[arg(long, default_value_t = ChatLimits::default().locations as u32, value_parser = clap::value_parser!(u32).range(1..))]
-    chat_locations: u32,
+    #[arg(long, default_value_t = defaults().chat_limits.locations, value_parser = at_least_one)]
+    chat_locations: usize,
 
     /// Bytes of notes RouteChat keeps per board (the shared one, or each call's own); whole
     /// locations go first, oldest first, beyond it
-    #[arg(long, default_value_t = ChatLimits::default().max_bytes as u64, value_parser = clap::value_parser!(u64).range(1..))]
-    chat_bytes: u64,
+    #[arg(long, default_value_t = defaults().chat_limits.max_bytes, value_parser = at_least_one)]
+    chat_bytes: usize,
 
     /// The largest request message accepted, in bytes; larger ones get RESOURCE_EXHAUSTED
-    #[arg(long, default_value_t = DEFAULT_MAX_MESSAGE_BYTES as u32, value_parser = clap::value_parser!(u32).range(1..))]
-    max_message_bytes: u32,
+    #[arg(long, default_value_t = defaults().max_message_bytes, value_parser = at_least_one)]
+    max_message_bytes: usize,
 
     /// How many calls one connection may have open at once; more wait for a free slot
-    #[arg(long, default_value_t = DEFAULT_MAX_CONCURRENT_STREAMS, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = defaults().max_concurrent_streams, value_parser = clap::value_parser!(u32).range(1..))]
     max_concurrent_streams: u32,
 
     /// Serve TLS with this PEM certificate (chain); needs --tls-key
@@ -76,13 +82,33 @@ struct Flags {
     tls_client_ca: Option<PathBuf>,
 
     /// Seconds that calls in flight may run on after SIGINT/SIGTERM before they are cancelled
-    #[arg(long, default_value_t = 5.0, value_parser = non_negative_secs)]
+    #[arg(long, default_value_t = defaults().grace.as_secs_f64(), value_parser = non_negative_secs)]
     grace: f64,
+
+    /// Once listening, write the port (decimal, then a newline) to this file, replacing it in one
+    /// step: how a program that started the server with port 0 learns the port
+    #[arg(long)]
+    port_file: Option<PathBuf>,
 }
 
+/// The library's defaults, which every flag shows and starts from.
+fn defaults() -> &'static ServerConfig {
+    static DEFAULTS: LazyLock<ServerConfig> = LazyLock::new(ServerConfig::default);
+    &DEFAULTS
+}
+
+/// A count of 1 or more, as the library's `usize` limits take it.
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(count) if count >= 1 => Ok(count),
+        _ => Err(format!("`{text}` is not a whole number of 1 or more")),
+    }
+}
+
+/// Seconds, 0 or more, and few enough for a `Duration` (which would panic on more).
 fn non_negative_secs(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
-        Ok(secs) if secs.is_finite() && secs >= 0.0 => Ok(secs),
+        Ok(secs) if Duration::try_from_secs_f64(secs).is_ok() => Ok(secs),
         _ => Err(format!("`{text}` is not a number of seconds (0 or more)")),
     }
 }
@@ -91,7 +117,7 @@ fn main() -> ExitCode {
     let flags = Flags::parse();
     routeguide::init_logging("info");
     let outcome = config(flags).and_then(|config| {
-        server::termination_signal().and_then(|signal| server::run(&config, signal))
+        routeguide::termination_signal().and_then(|signal| routeguide::serve(&config, signal))
     });
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -102,6 +128,8 @@ fn main() -> ExitCode {
     }
 }
 
+/// The flags as a [`ServerConfig`]: one line per field. No `..ServerConfig::default()` at the
+/// end, so that a new field the flags forget is a compile error here.
 fn config(flags: Flags) -> Result<ServerConfig, ServerError> {
     let tls = match (&flags.tls_cert, &flags.tls_key) {
         (Some(cert), Some(key)) => Some(
@@ -115,17 +143,18 @@ fn config(flags: Flags) -> Result<ServerConfig, ServerError> {
         db_path: flags.db,
         threads: flags
             .threads
-            .map_or_else(server::default_threads, usize::from),
+            .map_or_else(routeguide::default_threads, usize::from),
         chat_scope: flags.chat_scope,
         chat_backend: flags.chat_backend,
         chat_limits: ChatLimits {
-            history_per_location: flags.chat_history as usize,
-            locations: flags.chat_locations as usize,
-            max_bytes: usize::try_from(flags.chat_bytes).unwrap_or(usize::MAX),
+            history_per_location: flags.chat_history,
+            locations: flags.chat_locations,
+            max_bytes: flags.chat_bytes,
         },
-        max_message_bytes: flags.max_message_bytes as usize,
+        max_message_bytes: flags.max_message_bytes,
         max_concurrent_streams: flags.max_concurrent_streams,
         grace: Duration::from_secs_f64(flags.grace),
         tls,
+        port_file: flags.port_file,
     })
 }
