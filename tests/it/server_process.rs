@@ -12,6 +12,7 @@ use std::time::Duration;
 use routeguide::ServerConfig;
 use routeguide::proto::{self, Point, RouteSummary};
 use routeguide::{Pending, RouteGuideClient};
+use routeguide_testkit::eventually;
 
 use crate::common;
 use crate::common::TestServer;
@@ -129,16 +130,22 @@ fn scratch_dir(test: &str) -> PathBuf {
 fn the_port_file_holds_the_port_the_server_listens_on() {
     let dir = scratch_dir("port-file");
     let port_file = dir.join("port");
-    // start_server asks for 127.0.0.1:0 and returns once the server logs that it listens; the
-    // port file is written before that line, so it is there by now.
-    let mut server = start_server(&["--port-file", port_file.to_str().unwrap()]);
-    let text = std::fs::read_to_string(&port_file).unwrap();
-    assert_eq!(
-        text,
-        format!("{}\n", server.port()),
-        "decimal, then a newline"
-    );
-    let port: u16 = text.trim_end().parse().unwrap();
+    // The server by hand rather than through ServerProcess, which passes a port file of its own.
+    let mut server = Command::new(env!("CARGO_BIN_EXE_route_guide_server"))
+        .args(["--addr", "127.0.0.1:0", "--db"])
+        .arg(common::standard_db_path())
+        .arg("--port-file")
+        .arg(&port_file)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let text = eventually("the port file is written", Duration::from_secs(30), || {
+        std::fs::read_to_string(&port_file)
+    });
+    let port: u16 = text
+        .strip_suffix('\n')
+        .and_then(|digits| digits.parse().ok())
+        .unwrap_or_else(|| panic!("{text:?} is not a port then a newline"));
     let client = RouteGuideClient::connect(&format!("127.0.0.1:{port}"));
     let feature = client
         .get_feature(proto::point(409_146_138, -746_188_906))
@@ -152,8 +159,8 @@ fn the_port_file_holds_the_port_the_server_listens_on() {
         .map(|entry| entry.unwrap().file_name())
         .collect();
     assert_eq!(files, ["port"], "no temporary file is left beside it");
-    server.terminate().unwrap();
-    common::process::expect_clean_exit(&mut server);
+    server.kill().unwrap();
+    server.wait().unwrap();
     std::fs::remove_dir_all(dir).unwrap();
 }
 
