@@ -1,6 +1,6 @@
 //! `route_guide_client`: calls a RouteGuide server; `--help` lists the subcommands.
 //!
-//! The program owns its command line; the calls themselves are [`routeguide::client`]'s.
+//! The program owns its command line; the calls themselves are [`routeguide::RouteGuideClient`]'s.
 //!
 //! * [`args`]: the flags and subcommands;
 //! * [`session`]: the tutorial's tour, and one function per subcommand;

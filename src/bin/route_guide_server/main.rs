@@ -1,6 +1,6 @@
 //! `route_guide_server`: serves the RouteGuide gRPC service until SIGINT or SIGTERM.
 //!
-//! This program owns only its command line; running the server is [`routeguide::server`]'s job.
+//! This program owns only its command line; running the server is [`routeguide::serve`]'s job.
 //! Every default lives in one place, `ServerConfig::default()` (src/server.rs): each flag reads
 //! its default from [`defaults`], so `--help` shows what the library would use. A new flag is
 //! therefore a field of `ServerConfig` and its value in `ServerConfig::default()`, then here one
@@ -23,7 +23,7 @@ use routeguide::{ServerConfig, ServerError};
 #[derive(Parser)]
 #[command(version)]
 struct Flags {
-    /// Address to listen on, HOST:PORT ("[::]" is every interface; port 0 picks a free port)
+    /// Address to listen on, HOST:PORT (`[::]` is every interface; port 0 picks a free port)
     #[arg(long, default_value_t = defaults().addr.clone())]
     addr: String,
 
