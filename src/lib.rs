@@ -111,6 +111,24 @@ pub use status::{CHAT_STORE_UNAVAILABLE, DOMAIN as ERROR_DOMAIN};
 pub use store::{FeatureStore, LoadError};
 pub use tls::{ClientTls, ServerTls, TlsError};
 
+/// `error` followed by each cause behind it (its [`source`](std::error::Error::source) chain),
+/// joined by ": ", as the programs print a failure. Each error of this crate says what went wrong
+/// at its own level and leaves the why to its cause. Some errors of other crates also show their
+/// cause in their own message; a cause whose message the text already ends with is not repeated.
+pub fn describe(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        let message = e.to_string();
+        if !text.ends_with(&message) {
+            text.push_str(": ");
+            text.push_str(&message);
+        }
+        cause = e.source();
+    }
+    text
+}
+
 /// Sends `log` records to standard error through `env_logger` (`RUST_LOG` chooses what is shown;
 /// `default_level` applies when it is unset), and gRPC core's own logs along with them: its
 /// warnings and errors always, its chatter (`grpc epoll fd: 5`) only at debug level.
@@ -128,4 +146,48 @@ pub fn init_logging(default_level: &str) {
     log::set_max_level(core);
     grpcio::redirect_log();
     log::set_max_level(ours);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error;
+    use std::path::Path;
+
+    use super::*;
+
+    #[test]
+    fn an_error_says_its_own_level_and_its_cause_comes_through_source() {
+        let Err(error) = FeatureStore::load(Path::new("no/such/db.json")) else {
+            panic!("a missing database loads");
+        };
+        assert_eq!(
+            error.to_string(),
+            "cannot read feature database no/such/db.json"
+        );
+        let cause = error.source().expect("the I/O error behind it");
+        assert!(
+            cause.downcast_ref::<std::io::Error>().is_some(),
+            "{cause:?}"
+        );
+        assert_eq!(describe(&error), format!("{error}: {cause}"));
+    }
+
+    #[test]
+    fn a_cause_already_shown_is_not_repeated() {
+        /// An error that shows its cause in its own message and returns it too.
+        #[derive(Debug)]
+        struct Loud(std::io::Error);
+        impl std::fmt::Display for Loud {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "could not: {}", self.0)
+            }
+        }
+        impl Error for Loud {
+            fn source(&self) -> Option<&(dyn Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let loud = Loud(std::io::Error::other("refused"));
+        assert_eq!(describe(&loud), "could not: refused");
+    }
 }

@@ -186,6 +186,11 @@ impl RouteGuideServer {
 
 /// Loads the database, serves it until `shutdown` completes, then shuts down gracefully.
 pub fn run(config: &ServerConfig, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
+    // A port file left by an earlier run goes first, so that nobody reads its port while this
+    // server loads the database.
+    if let Some(path) = &config.port_file {
+        remove_port_file(path).map_err(|e| ServerError::PortFile(path.clone(), e))?;
+    }
     let store = FeatureStore::load(&config.db_path).map_err(ServerError::Database)?;
     info!(
         "loaded {} features from {}",
@@ -215,10 +220,24 @@ pub fn run(config: &ServerConfig, shutdown: impl Future<Output = ()>) -> Result<
         "shutting down: calls in flight have {:?} to finish",
         config.grace
     );
+    // The port means nothing once the server stops listening.
+    if let Some(path) = &config.port_file
+        && let Err(e) = remove_port_file(path)
+    {
+        warn!("cannot remove the port file {}: {e}", path.display());
+    }
     if server.shutdown(config.grace) {
         info!("all calls finished; bye");
     }
     Ok(())
+}
+
+/// Removes the port file, if there is one.
+fn remove_port_file(path: &Path) -> io::Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
 }
 
 /// Writes `port`, in decimal and then a newline, to `path`: first to a temporary file beside it,
@@ -281,34 +300,36 @@ pub enum ServerError {
 impl fmt::Display for ServerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            // These say it all themselves; their causes come next in the chain.
             ServerError::Database(e) => e.fmt(f),
+            ServerError::Tls(e) => e.fmt(f),
+            ServerError::Chat(e) => e.fmt(f),
             ServerError::Bind(addr) => write!(
                 f,
                 "cannot listen on {addr}: the address is in use or not valid here (use --addr HOST:PORT)"
             ),
-            ServerError::Grpc(e) => write!(f, "cannot create the gRPC server: {e}"),
-            ServerError::Signals(e) => write!(f, "cannot watch for SIGINT/SIGTERM: {e}"),
-            ServerError::Tls(e) => e.fmt(f),
-            ServerError::Chat(e) => e.fmt(f),
-            ServerError::PortFile(path, e) => {
-                write!(f, "cannot write the port to {}: {e}", path.display())
+            ServerError::Grpc(_) => f.write_str("cannot create the gRPC server"),
+            ServerError::Signals(_) => f.write_str("cannot watch for SIGINT/SIGTERM"),
+            ServerError::PortFile(path, _) => {
+                write!(f, "cannot write the port to {}", path.display())
             }
         }
     }
 }
 
-/// The message includes the cause's text; [`source`](std::error::Error::source) gives the cause
-/// itself.
+/// Each variant says what could not be done; [`source`](std::error::Error::source) says why
+/// ([`crate::describe`] prints both). A variant that only wraps another error of this crate is
+/// transparent: it shows that error's message and passes on its cause.
 impl std::error::Error for ServerError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            ServerError::Database(e) => Some(e),
+            ServerError::Database(e) => e.source(),
+            ServerError::Tls(e) => e.source(),
+            ServerError::Chat(e) => e.source(),
+            // gRPC's error names only the address again.
             ServerError::Bind(_) => None,
             ServerError::Grpc(e) => Some(e),
-            ServerError::Signals(e) => Some(e),
-            ServerError::Tls(e) => Some(e),
-            ServerError::Chat(e) => Some(e),
-            ServerError::PortFile(_, e) => Some(e),
+            ServerError::Signals(e) | ServerError::PortFile(_, e) => Some(e),
         }
     }
 }

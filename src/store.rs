@@ -316,21 +316,22 @@ impl fmt::Display for LoadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let path = self.path.display();
         match &self.problem {
-            LoadProblem::Read(e) => write!(f, "cannot read feature database {path}: {e}"),
-            LoadProblem::Json(e) => write!(f, "feature database {path}: {e}"),
-            LoadProblem::Coordinates { index, line, error } => {
+            LoadProblem::Read(_) => write!(f, "cannot read feature database {path}"),
+            LoadProblem::Json(_) => write!(f, "feature database {path}"),
+            LoadProblem::Coordinates { index, line, .. } => {
                 write!(f, "feature database {path}: entry {index}")?;
-                if let Some(line) = line {
-                    write!(f, " (line {line})")?;
+                match line {
+                    Some(line) => write!(f, " (line {line})"),
+                    None => Ok(()),
                 }
-                write!(f, ": {error}")
             }
         }
     }
 }
 
-/// The message already includes the cause's text; [`source`](std::error::Error::source) gives the
-/// cause itself (the I/O error, the JSON error or the coordinate error) to callers that inspect it.
+/// The message names the file (and the entry); [`source`](std::error::Error::source) says what is
+/// wrong with it: the I/O error, the JSON error or the coordinate error ([`crate::describe`]
+/// prints both).
 impl std::error::Error for LoadError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match &self.problem {
@@ -366,7 +367,7 @@ mod tests {
             SplitMix64::from_entropy().next_u64()
         ));
         std::fs::write(&path, text).unwrap();
-        let loaded = FeatureStore::load(&path).map_err(|e| e.to_string());
+        let loaded = FeatureStore::load(&path).map_err(|e| crate::describe(&e));
         std::fs::remove_file(&path).unwrap();
         loaded
     }

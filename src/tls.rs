@@ -216,11 +216,7 @@ pub struct TlsError {
 
 impl fmt::Display for TlsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}: {}", self.flag, self.path.display(), self.problem)?;
-        match &self.cause {
-            Some(cause) => write!(f, ": {cause}"),
-            None => Ok(()),
-        }
+        write!(f, "{} {}: {}", self.flag, self.path.display(), self.problem)
     }
 }
 
@@ -283,9 +279,7 @@ mod tests {
     #[test]
     fn files_that_cannot_be_used_are_named_with_their_flag() {
         let missing = Path::new("no/such/server.pem");
-        let error = ServerTls::from_files(missing, missing, None)
-            .unwrap_err()
-            .to_string();
+        let error = crate::describe(&ServerTls::from_files(missing, missing, None).unwrap_err());
         assert!(
             error.starts_with("--tls-cert no/such/server.pem: cannot read it"),
             "{error}"

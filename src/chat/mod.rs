@@ -157,7 +157,8 @@ impl std::error::Error for ChatSetupError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             ChatSetupError::RedisNeedsSharedScope => None,
-            ChatSetupError::Redis(e) => Some(e),
+            // Shown as its own message (see Display): its cause comes next.
+            ChatSetupError::Redis(e) => e.source(),
         }
     }
 }

@@ -137,4 +137,6 @@ impl fmt::Display for CallError {
     }
 }
 
+/// No [`source`](std::error::Error::source): the status code and the server's message are the
+/// whole story, and grpcio's error holds nothing more.
 impl std::error::Error for CallError {}

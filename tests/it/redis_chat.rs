@@ -304,6 +304,18 @@ fn losing_redis_fails_route_chat_only_until_it_returns() {
         !error.message().contains(&redis.port().to_string()),
         "the client is not told where Redis is: {error}"
     );
+    // The client program counts it as the server's answer (exit code 1), not as a server it
+    // cannot reach (2).
+    let output = Command::new(env!("CARGO_BIN_EXE_route_guide_client"))
+        .args(["--addr", &server.addr, "route-chat"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("answered, but cannot do this now"),
+        "{stderr}"
+    );
     // Everything else goes on.
     let feature = client
         .get_feature(proto::point(409_146_138, -746_188_906))

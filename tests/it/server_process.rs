@@ -127,9 +127,11 @@ fn scratch_dir(test: &str) -> PathBuf {
 }
 
 #[test]
-fn the_port_file_holds_the_port_the_server_listens_on() {
+fn the_port_file_holds_the_port_while_the_server_listens() {
     let dir = scratch_dir("port-file");
     let port_file = dir.join("port");
+    // As an earlier run might have left it: the server replaces it.
+    std::fs::write(&port_file, "1\n").unwrap();
     // The server by hand rather than through ServerProcess, which passes a port file of its own.
     let mut server = Command::new(env!("CARGO_BIN_EXE_route_guide_server"))
         .args(["--addr", "127.0.0.1:0", "--db"])
@@ -140,7 +142,10 @@ fn the_port_file_holds_the_port_the_server_listens_on() {
         .spawn()
         .unwrap();
     let text = eventually("the port file is written", Duration::from_secs(30), || {
-        std::fs::read_to_string(&port_file)
+        match std::fs::read_to_string(&port_file) {
+            Ok(text) if text != "1\n" => Ok(text),
+            other => Err(other),
+        }
     });
     let port: u16 = text
         .strip_suffix('\n')
@@ -159,8 +164,16 @@ fn the_port_file_holds_the_port_the_server_listens_on() {
         .map(|entry| entry.unwrap().file_name())
         .collect();
     assert_eq!(files, ["port"], "no temporary file is left beside it");
-    server.kill().unwrap();
-    server.wait().unwrap();
+    let stopped = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(stopped.success());
+    assert_eq!(server.wait().unwrap().code(), Some(0));
+    assert!(
+        !port_file.exists(),
+        "a stopped server leaves no port behind"
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }
 

@@ -85,7 +85,7 @@ impl Options {
                 identity,
                 self.tls_server_name.clone(),
             )
-            .map_err(|e| CliError::Input(e.to_string()))?;
+            .map_err(|e| CliError::Input(routeguide::describe(&e)))?;
             Some(tls)
         } else {
             None

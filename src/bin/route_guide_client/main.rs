@@ -13,9 +13,10 @@
 //! `Session::run` and a function beside the others in `session.rs`, with new [`output::Event`]s
 //! if it prints something new.
 //!
-//! Exit codes: 0 when every call succeeded; 1 when the server answered a call with an error; 2 when
-//! the server could not be reached (`UNAVAILABLE`) or the input (flags, database, standard input)
-//! was wrong.
+//! Exit codes: 0 when every call succeeded; 1 when the server answered a call with an error (an
+//! `UNAVAILABLE` that carries a reason, such as a chat store that is down, is an answer); 2 when
+//! the server could not be reached (`UNAVAILABLE` without a reason) or the input (flags,
+//! database, standard input) was wrong.
 
 mod args;
 mod input;
@@ -42,7 +43,7 @@ fn main() -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("route_guide_client: {e}");
+            eprintln!("route_guide_client: {}", routeguide::describe(&e));
             ExitCode::from(e.exit_code())
         }
     }
@@ -59,7 +60,11 @@ enum CliError {
 impl CliError {
     fn exit_code(&self) -> u8 {
         match self {
-            CliError::Call(e) if e.code() != RpcStatusCode::UNAVAILABLE => 1,
+            // UNAVAILABLE with a reason is the server's answer (its chat store is down, say);
+            // without one, the server could not be reached.
+            CliError::Call(e) if e.code() != RpcStatusCode::UNAVAILABLE || e.reason().is_some() => {
+                1
+            }
             _ => 2,
         }
     }
@@ -77,6 +82,17 @@ impl fmt::Display for CliError {
             CliError::Call(e) => e.fmt(f),
             CliError::Database(e) => e.fmt(f),
             CliError::Input(problem) => f.write_str(problem),
+        }
+    }
+}
+
+/// Transparent: each variant shows its error's message and passes on its cause.
+impl std::error::Error for CliError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            CliError::Call(e) => e.source(),
+            CliError::Database(e) => e.source(),
+            CliError::Input(_) => None,
         }
     }
 }

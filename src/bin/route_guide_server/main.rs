@@ -122,7 +122,7 @@ fn main() -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("route_guide_server: error: {e}");
+            eprintln!("route_guide_server: error: {}", routeguide::describe(&e));
             ExitCode::FAILURE
         }
     }

@@ -74,8 +74,8 @@ impl fmt::Display for RedisSetupError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "cannot use Redis at {} for RouteChat: {} (is redis-server running there?)",
-            self.url, self.error
+            "cannot use Redis at {} for RouteChat (is redis-server running there?)",
+            self.url
         )
     }
 }
