@@ -9,6 +9,8 @@ use clap::{Parser, Subcommand};
 use routeguide_testkit::write_database;
 
 mod load;
+mod report;
+mod servers;
 mod soak;
 mod suite;
 

@@ -15,7 +15,7 @@ use routeguide::proto::{self, Point};
 use routeguide::{CallError, FeatureStore, RouteGuideClient, SplitMix64};
 use routeguide_testkit::ServerProcess;
 
-use crate::suite::start_pinned_server;
+use crate::servers::start_pinned_server;
 
 /// What the soak runs.
 pub struct SoakConfig {

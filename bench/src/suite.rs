@@ -1,15 +1,12 @@
-//! `make bench`: starts servers pinned to one CPU, runs the load scenarios from this process
-//! (pinned to the other by the Makefile), measures the server's CPU time per call from `/proc`,
-//! and prints a table (also written as JSON).
+//! `make bench`: the suite as a list of scenarios and a loop. Each scenario starts the servers it
+//! measures (pinned to one CPU; this process is pinned to the other by the Makefile), runs the
+//! load from this process and reports its figures, with the server's CPU time per call from
+//! `/proc`. Starting processes is `servers.rs`'s, the table and results.json are `report.rs`'s.
 
-use std::fs::File;
-use std::io::BufWriter;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use routeguide::proto::{Point, Rectangle};
 use routeguide::{
@@ -18,6 +15,8 @@ use routeguide::{
 use routeguide_testkit::{RedisProcess, ServerProcess, generated_db};
 
 use crate::load::{self, ChatPace};
+use crate::report::Results;
+use crate::servers::{start_pinned_server, start_python_peer, start_server};
 
 /// What the suite runs, and where.
 pub struct SuiteConfig {
@@ -59,65 +58,37 @@ impl SuiteConfig {
     }
 }
 
-/// One line of the table.
-#[derive(Serialize)]
-struct Row {
-    scenario: String,
-    figure: String,
-    value: f64,
-    unit: &'static str,
-    target: String,
-}
-
-/// What the scenarios report: the table's rows and, by key, each scenario's full report.
-#[derive(Default)]
-struct Results {
-    rows: Vec<Row>,
-    details: serde_json::Map<String, Value>,
-}
-
-impl Results {
-    /// Adds a scenario's figures to the table: (figure, value, unit, target) each.
-    fn figures(&mut self, scenario: &str, figures: &[(&str, f64, &'static str, &str)]) {
-        self.rows
-            .extend(figures.iter().map(|&(figure, value, unit, target)| Row {
-                scenario: scenario.into(),
-                figure: figure.into(),
-                value,
-                unit,
-                target: target.into(),
-            }));
-    }
-
-    /// Keeps a scenario's full report under `key` in results.json.
-    fn detail(&mut self, key: &str, report: Value) {
-        self.details.insert(key.into(), report);
-    }
-}
+/// The table's scenario for our GetFeature at 4 x 16 on the standard database; the Python peer's
+/// ratio reads our [`CALLS_PER_SEC`] from it.
+const OURS_4X16: &str = "GetFeature, 100 features, 4x16";
+/// The figure of calls per second, ours and the Python peer's.
+const CALLS_PER_SEC: &str = "calls/s";
 
 /// What a scenario does: measure, then report into the results.
 type Measure<'a> = Box<dyn FnOnce(&mut Results) -> Result<(), String> + 'a>;
 
-/// One scenario against a server that is already running: what it says while it runs, and what
-/// it does.
+/// One scenario: what it says while it runs, and what it does.
 struct Scenario<'a> {
-    doing: &'static str,
+    doing: String,
     run: Measure<'a>,
 }
 
 impl<'a> Scenario<'a> {
-    fn new(doing: &'static str, run: impl FnOnce(&mut Results) -> Result<(), String> + 'a) -> Self {
+    fn new(
+        doing: impl Into<String>,
+        run: impl FnOnce(&mut Results) -> Result<(), String> + 'a,
+    ) -> Self {
         Scenario {
-            doing,
+            doing: doing.into(),
             run: Box::new(run),
         }
     }
 }
 
-/// Runs `scenarios` in order.
+/// Runs `scenarios` in order, saying what each does before it starts.
 fn run_all(scenarios: Vec<Scenario<'_>>, results: &mut Results) -> Result<(), String> {
     for scenario in scenarios {
-        progress(scenario.doing);
+        progress(&scenario.doing);
         (scenario.run)(results)?;
     }
     Ok(())
@@ -126,94 +97,104 @@ fn run_all(scenarios: Vec<Scenario<'_>>, results: &mut Results) -> Result<(), St
 /// Runs every part asked for, prints the table and writes it with the full reports as JSON.
 pub(crate) fn run(config: &SuiteConfig) -> Result<(), String> {
     std::fs::create_dir_all(&config.work_dir).map_err(|e| e.to_string())?;
-    let mut results = Results::default();
     let standard = FeatureStore::load(&config.standard_db).map_err(|e| e.to_string())?;
     let standard_points = store_points(&standard);
-    // The Python peer is compared with our figure of the same run.
-    let mut ours_calls_per_sec = None;
-    for part in [Part::Unary, Part::Big, Part::Redis, Part::Peer] {
-        if !config.runs(part) {
-            continue;
-        }
-        match part {
-            Part::Unary => {
-                ours_calls_per_sec = Some(unary_part(config, &standard_points, &mut results)?);
-            }
-            Part::Big => big_part(config, &mut results)?,
-            Part::Redis if RedisProcess::installed() => redis_chat(config, &mut results)?,
-            Part::Redis => progress("skipping RouteChat over Redis: redis-server is not installed"),
-            Part::Peer => peer_part(config, &standard_points, ours_calls_per_sec, &mut results)?,
-        }
-    }
+    let scenarios = [
+        (Part::Unary, Some(unary_part(config, &standard_points))),
+        (Part::Big, Some(big_part(config))),
+        (Part::Redis, Some(redis_part(config))),
+        (Part::Peer, peer_part(config, &standard_points)),
+    ]
+    .into_iter()
+    .filter(|&(part, _)| config.runs(part))
+    .filter_map(|(_, scenario)| scenario)
+    .collect();
 
-    print_table(&results.rows);
-    let report = json!({"rows": results.rows, "details": Value::Object(results.details)});
+    let mut results = Results::default();
+    run_all(scenarios, &mut results)?;
+    results.print_table();
     let path = config.work_dir.join("results.json");
-    let file = File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    serde_json::to_writer_pretty(BufWriter::new(file), &report).map_err(|e| e.to_string())?;
+    results.write_json(&path)?;
     println!("\n(written to {})", path.display());
     Ok(())
 }
 
-/// GetFeature on the standard 100 features, 1 x 1 and 4 x 16; returns our calls/s at 4 x 16.
-fn unary_part(
-    config: &SuiteConfig,
-    points: &[Point],
-    results: &mut Results,
-) -> Result<f64, String> {
-    progress("GetFeature on the standard 100 features");
-    let server = start_server(config, &config.standard_db)?;
-    let (single, (loaded, cpu_per_call)) = unary_pair(config, &server, points)?;
-    results.figures(
-        "GetFeature, 100 features, 1x1",
-        &[
-            ("p50 latency", single.latency.p50_us, "us", "<= 80"),
-            ("p99 latency", single.latency.p99_us, "us", ""),
-        ],
-    );
-    results.figures(
-        "GetFeature, 100 features, 4x16",
-        &[
-            ("calls/s", loaded.calls_per_sec, "/s", ""),
-            ("server CPU per call", cpu_per_call, "us", "<= 10"),
-            ("p99 latency", loaded.latency.p99_us, "us", ""),
-        ],
-    );
-    results.detail("get_feature_100_1x1", json!(single));
-    results.detail(
-        "get_feature_100_4x16",
-        json!({"report": loaded, "server_cpu_us_per_call": cpu_per_call}),
-    );
-    Ok(loaded.calls_per_sec)
+/// GetFeature on the standard 100 features, 1 x 1 and 4 x 16.
+fn unary_part<'a>(config: &'a SuiteConfig, points: &'a [Point]) -> Scenario<'a> {
+    Scenario::new("GetFeature on the standard 100 features", move |results| {
+        let server = start_server(config, &config.standard_db)?;
+        let (single, (loaded, cpu_per_call)) = unary_pair(config, &server, points)?;
+        results.figures(
+            "GetFeature, 100 features, 1x1",
+            &[
+                ("p50 latency", single.latency.p50_us, "us", "<= 80"),
+                ("p99 latency", single.latency.p99_us, "us", ""),
+            ],
+        );
+        results.figures(
+            OURS_4X16,
+            &[
+                (CALLS_PER_SEC, loaded.calls_per_sec, "/s", ""),
+                ("server CPU per call", cpu_per_call, "us", "<= 10"),
+                ("p99 latency", loaded.latency.p99_us, "us", ""),
+            ],
+        );
+        results.detail("get_feature_100_1x1", json!(single));
+        results.detail(
+            "get_feature_100_4x16",
+            json!({"report": loaded, "server_cpu_us_per_call": cpu_per_call}),
+        );
+        Ok(())
+    })
 }
 
-/// Everything on the large database, against one server that loads it.
-fn big_part(config: &SuiteConfig, results: &mut Results) -> Result<(), String> {
-    let db = big_database(config)?;
-    progress(&format!("loading {} features", config.big_features));
-    let started = Instant::now();
-    let server = start_server(config, &db)?;
-    let load_secs = started.elapsed().as_secs_f64();
-    let (rss, peak_rss) = server.memory()?;
-    results.figures(
-        "Load 1M-feature database",
-        &[
-            ("time to listening", load_secs, "s", "< 2"),
-            ("peak RSS", peak_rss as f64 / 1e6, "MB", "< 250"),
-        ],
+/// Everything on the large database, generated once into the work directory: loading it, then
+/// the scenarios of [`big_scenarios`] against the one server that loaded it.
+fn big_part(config: &SuiteConfig) -> Scenario<'_> {
+    let doing = format!(
+        "the {}-feature database (generated into {} the first time)",
+        config.big_features,
+        config.work_dir.display()
     );
-    results.detail(
-        "load_big",
-        json!({"secs": load_secs, "rss_bytes": rss, "peak_rss_bytes": peak_rss}),
-    );
+    Scenario::new(doing, move |results| {
+        let db = generated_db(&config.work_dir, config.big_features).map_err(|e| e.to_string())?;
+        progress(&format!("loading {} features", config.big_features));
+        let started = Instant::now();
+        let server = start_server(config, &db)?;
+        let load_secs = started.elapsed().as_secs_f64();
+        let (rss, peak_rss) = server.memory()?;
+        results.figures(
+            "Load 1M-feature database",
+            &[
+                ("time to listening", load_secs, "s", "< 2"),
+                ("peak RSS", peak_rss as f64 / 1e6, "MB", "< 250"),
+            ],
+        );
+        results.detail(
+            "load_big",
+            json!({"secs": load_secs, "rss_bytes": rss, "peak_rss_bytes": peak_rss}),
+        );
 
-    let store = FeatureStore::load(&db).map_err(|e| e.to_string())?;
-    let points = store_points(&store);
-    let addr = server.addr();
-    let server = &server;
-    let scenarios = vec![
-        Scenario::new("GetFeature on the large database", |results| {
-            let (single, (loaded, cpu_per_call)) = unary_pair(config, server, &points)?;
+        let store = FeatureStore::load(&db).map_err(|e| e.to_string())?;
+        let points = store_points(&store);
+        run_all(
+            big_scenarios(config, &server, &points, store.len()),
+            results,
+        )
+    })
+}
+
+/// The scenarios on the large database, against `server`, which serves its `features`; `points`
+/// are positions of features in it.
+fn big_scenarios<'a>(
+    config: &'a SuiteConfig,
+    server: &'a ServerProcess,
+    points: &'a [Point],
+    features: usize,
+) -> Vec<Scenario<'a>> {
+    vec![
+        Scenario::new("GetFeature on the large database", move |results| {
+            let (single, (loaded, cpu_per_call)) = unary_pair(config, server, points)?;
             let within = "within 10% of 100";
             results.figures(
                 "GetFeature, 1M features, 1x1",
@@ -230,7 +211,8 @@ fn big_part(config: &SuiteConfig, results: &mut Results) -> Result<(), String> {
             );
             Ok(())
         }),
-        Scenario::new("ListFeatures of the whole world", |results| {
+        Scenario::new("ListFeatures of the whole world", move |results| {
+            let addr = server.addr();
             let (whole, cpu) = on_server(server, || load::list_features(&addr, world_rectangle()))?;
             let cpu_per_feature = per_call_us(cpu, whole.features);
             results.figures(
@@ -249,8 +231,8 @@ fn big_part(config: &SuiteConfig, results: &mut Results) -> Result<(), String> {
         }),
         Scenario::new(
             "ListFeatures of a rectangle holding about 1,000 features",
-            |results| {
-                let rectangle = rectangle_holding(1_000, store.len());
+            move |results| {
+                let (addr, rectangle) = (server.addr(), rectangle_holding(1_000, features));
                 let queries = 200;
                 let (small, cpu) = on_server(server, || {
                     load::repeated_list_features(&addr, &rectangle, queries)
@@ -270,8 +252,9 @@ fn big_part(config: &SuiteConfig, results: &mut Results) -> Result<(), String> {
                 Ok(())
             },
         ),
-        Scenario::new("RecordRoute with 1,000,000 points", |results| {
-            let (route, cpu) = on_server(server, || load::record_route(&addr, &points, 1_000_000))?;
+        Scenario::new("RecordRoute with 1,000,000 points", move |results| {
+            let addr = server.addr();
+            let (route, cpu) = on_server(server, || load::record_route(&addr, points, 1_000_000))?;
             let cpu_per_point = per_call_us(cpu, route.points);
             results.figures(
                 "RecordRoute, 1M points",
@@ -286,7 +269,7 @@ fn big_part(config: &SuiteConfig, results: &mut Results) -> Result<(), String> {
             );
             Ok(())
         }),
-        Scenario::new("RouteChat: 1,000 chats x 100 notes", |results| {
+        Scenario::new("RouteChat: 1,000 chats x 100 notes", move |results| {
             in_memory_chat(
                 server,
                 ChatPace::Flat,
@@ -296,7 +279,7 @@ fn big_part(config: &SuiteConfig, results: &mut Results) -> Result<(), String> {
         }),
         Scenario::new(
             "RouteChat: 1,000 chats x 100 notes, one pair per chat every 100 ms",
-            |results| {
+            move |results| {
                 in_memory_chat(
                     server,
                     ChatPace::Every(Duration::from_millis(100)),
@@ -305,49 +288,55 @@ fn big_part(config: &SuiteConfig, results: &mut Results) -> Result<(), String> {
                 )
             },
         ),
-    ];
-    run_all(scenarios, results)
+    ]
 }
 
-/// GetFeature 4 x 16 on the Python peer server, and the ratio of our calls/s to its.
-fn peer_part(
-    config: &SuiteConfig,
-    points: &[Point],
-    ours_calls_per_sec: Option<f64>,
-    results: &mut Results,
-) -> Result<(), String> {
-    let Some((python, script)) = &config.python_peer else {
-        return Ok(());
-    };
-    progress("GetFeature 4x16 on the Python peer server");
-    let mut command = pinned(config.server_cpu, python);
-    command.arg(script).arg("--db").arg(&config.standard_db);
-    let peer = ServerProcess::start(command, Duration::from_secs(60))?;
-    let (_, (loaded, cpu_per_call)) = unary_pair(config, &peer, points)?;
-    results.figures(
-        "Python peer, 100 features, 4x16",
-        &[
-            ("calls/s", loaded.calls_per_sec, "/s", ""),
-            ("server CPU per call", cpu_per_call, "us", ""),
-        ],
-    );
-    if let Some(ours) = ours_calls_per_sec {
-        results.figures(
-            "routeguide vs Python peer",
-            &[("calls/s ratio", ours / loaded.calls_per_sec, "x", "")],
-        );
+/// RouteChat over Redis, or a note that it is skipped when redis-server is not installed.
+fn redis_part(config: &SuiteConfig) -> Scenario<'_> {
+    if !RedisProcess::installed() {
+        let skipping = "skipping RouteChat over Redis: redis-server is not installed";
+        return Scenario::new(skipping, |_| Ok(()));
     }
-    results.detail(
-        "python_peer_4x16",
-        json!({"report": loaded, "server_cpu_us_per_call": cpu_per_call}),
-    );
-    Ok(())
+    Scenario::new(
+        "RouteChat over Redis: 1,000 chats x 100 notes, two replicas",
+        move |results| redis_chat(config, results),
+    )
+}
+
+/// GetFeature 4 x 16 on the Python peer server, and the ratio of our calls/s to its when ours
+/// ran before it; nothing when there is no peer.
+fn peer_part<'a>(config: &'a SuiteConfig, points: &'a [Point]) -> Option<Scenario<'a>> {
+    let (python, script) = config.python_peer.as_ref()?;
+    Some(Scenario::new(
+        "GetFeature 4x16 on the Python peer server",
+        move |results| {
+            let peer = start_python_peer(config.server_cpu, (python, script), &config.standard_db)?;
+            let (_, (loaded, cpu_per_call)) = unary_pair(config, &peer, points)?;
+            results.figures(
+                "Python peer, 100 features, 4x16",
+                &[
+                    (CALLS_PER_SEC, loaded.calls_per_sec, "/s", ""),
+                    ("server CPU per call", cpu_per_call, "us", ""),
+                ],
+            );
+            if let Some(ours) = results.value(OURS_4X16, CALLS_PER_SEC) {
+                results.figures(
+                    "routeguide vs Python peer",
+                    &[("calls/s ratio", ours / loaded.calls_per_sec, "x", "")],
+                );
+            }
+            results.detail(
+                "python_peer_4x16",
+                json!({"report": loaded, "server_cpu_us_per_call": cpu_per_call}),
+            );
+            Ok(())
+        },
+    ))
 }
 
 /// RouteChat's 1,000 x 100 scenario over two replicas sharing their chat through one Redis, the
 /// client spreading its chats over both; Redis and both replicas on the servers' CPU.
 fn redis_chat(config: &SuiteConfig, results: &mut Results) -> Result<(), String> {
-    progress("RouteChat over Redis: 1,000 chats x 100 notes, two replicas");
     let redis = RedisProcess::start(&config.work_dir, config.server_cpu)?;
     let url = redis.url();
     let threads = config.server_threads.to_string();
@@ -377,21 +366,12 @@ fn redis_chat(config: &SuiteConfig, results: &mut Results) -> Result<(), String>
     let redis_cpu = redis.cpu_time()? - before.1;
     let scenario = "RouteChat over Redis, 2 replicas";
     chat_rows(results, scenario, &chat, "");
+    let per_note = |cpu| per_call_us(cpu, chat.notes_sent);
     results.figures(
         scenario,
         &[
-            (
-                "replicas' CPU per note",
-                per_call_us(replicas_cpu, chat.notes_sent),
-                "us",
-                "",
-            ),
-            (
-                "Redis CPU per note",
-                per_call_us(redis_cpu, chat.notes_sent),
-                "us",
-                "",
-            ),
+            ("replicas' CPU per note", per_note(replicas_cpu), "us", ""),
+            ("Redis CPU per note", per_note(redis_cpu), "us", ""),
         ],
     );
     results.detail("route_chat_redis", json!(chat));
@@ -445,22 +425,9 @@ fn chat_rows(results: &mut Results, scenario: &str, chat: &load::ChatReport, p99
     );
 }
 
+/// Says on standard error what the suite is doing.
 fn progress(what: &str) {
     eprintln!("bench: {what} ...");
-}
-
-fn print_table(rows: &[Row]) {
-    println!(
-        "\n{:<34} {:<22} {:>14} {:<5} target",
-        "scenario", "figure", "value", "unit"
-    );
-    println!("{}", "-".repeat(92));
-    for r in rows {
-        println!(
-            "{:<34} {:<22} {:>14.2} {:<5} {}",
-            r.scenario, r.figure, r.value, r.unit, r.target
-        );
-    }
 }
 
 /// GetFeature at 1 connection x 1 call, then 4 x 16 with the server's CPU time per call.
@@ -492,54 +459,6 @@ fn on_server<T>(
 
 fn per_call_us(cpu: Duration, calls: u64) -> f64 {
     cpu.as_secs_f64() * 1e6 / calls.max(1) as f64
-}
-
-/// `program` under `taskset`, pinned to `cpu` when there is one.
-fn pinned(cpu: Option<usize>, program: &Path) -> Command {
-    match cpu {
-        Some(cpu) => {
-            let mut command = Command::new("taskset");
-            command.arg("-c").arg(cpu.to_string()).arg(program);
-            command
-        }
-        None => Command::new(program),
-    }
-}
-
-fn start_server(config: &SuiteConfig, db: &Path) -> Result<ServerProcess, String> {
-    let threads = config.server_threads.to_string();
-    start_pinned_server(
-        &config.server_binary,
-        config.server_cpu,
-        db,
-        &["--threads", &threads],
-    )
-}
-
-/// `route_guide_server` on `db` and an ephemeral port, pinned to `cpu` when given.
-pub(crate) fn start_pinned_server(
-    binary: &Path,
-    cpu: Option<usize>,
-    db: &Path,
-    extra: &[&str],
-) -> Result<ServerProcess, String> {
-    let mut command = pinned(cpu, binary);
-    command
-        .args(["--addr", "127.0.0.1:0", "--db"])
-        .arg(db)
-        .args(extra)
-        .env("RUST_LOG", "info");
-    ServerProcess::start(command, Duration::from_secs(120))
-}
-
-/// The large database, generated once into the work directory.
-fn big_database(config: &SuiteConfig) -> Result<PathBuf, String> {
-    progress(&format!(
-        "the {}-feature database (generated into {} the first time)",
-        config.big_features,
-        config.work_dir.display()
-    ));
-    generated_db(&config.work_dir, config.big_features).map_err(|e| e.to_string())
 }
 
 /// Every feature position of a store, as the points the load generator asks about.
