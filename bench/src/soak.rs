@@ -34,7 +34,7 @@ type Tally = BTreeMap<(&'static str, String), u64>;
 
 /// Runs the soak; fails if any call ended unexpectedly or memory grew by 5% or more after warm-up.
 pub fn run(config: &SoakConfig) -> Result<(), String> {
-    let store = FeatureStore::load(&config.db).map_err(|e| e.to_string())?;
+    let store = FeatureStore::load(&config.db).map_err(|e| routeguide::describe(&e))?;
     let points: Arc<Vec<Point>> = Arc::new(
         (0..store.len())
             .map(|i| store.position(i).to_point())

@@ -97,7 +97,7 @@ fn run_all(scenarios: Vec<Scenario<'_>>, results: &mut Results) -> Result<(), St
 /// Runs every part asked for, prints the table and writes it with the full reports as JSON.
 pub(crate) fn run(config: &SuiteConfig) -> Result<(), String> {
     std::fs::create_dir_all(&config.work_dir).map_err(|e| e.to_string())?;
-    let standard = FeatureStore::load(&config.standard_db).map_err(|e| e.to_string())?;
+    let standard = FeatureStore::load(&config.standard_db).map_err(|e| routeguide::describe(&e))?;
     let standard_points = store_points(&standard);
     let scenarios = [
         (Part::Unary, Some(unary_part(config, &standard_points))),
@@ -175,7 +175,7 @@ fn big_part(config: &SuiteConfig) -> Scenario<'_> {
             json!({"secs": load_secs, "rss_bytes": rss, "peak_rss_bytes": peak_rss}),
         );
 
-        let store = FeatureStore::load(&db).map_err(|e| e.to_string())?;
+        let store = FeatureStore::load(&db).map_err(|e| routeguide::describe(&e))?;
         let points = store_points(&store);
         run_all(
             big_scenarios(config, &server, &points, store.len()),
