@@ -203,7 +203,7 @@ pub fn run(config: &ServerConfig, shutdown: impl Future<Output = ()>) -> Result<
         write_port_file(path, server.port()).map_err(|e| ServerError::PortFile(path.clone(), e))?;
     }
     info!(
-        "RouteGuide listening on {} (port {}), {}, {} completion-queue threads, chat scope {:?} in {}",
+        "RouteGuide listening on {} (port {}), {}, {} completion-queue threads, chat scope {} in {}",
         config.addr,
         server.port(),
         match &config.tls {

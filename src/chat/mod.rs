@@ -28,14 +28,35 @@ pub(crate) use self::board::ChatBoard;
 pub(crate) use self::redis::redacted;
 pub use self::redis::{RedisBoard, RedisSetupError};
 
-/// Whose notes a RouteChat call sees.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+/// Whose notes a RouteChat call sees; written `stream` or `shared`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ChatScope {
     /// Only the notes sent earlier on the same call.
     #[default]
     Stream,
     /// The notes sent earlier by every client of this server.
     Shared,
+}
+
+impl FromStr for ChatScope {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "stream" => Ok(ChatScope::Stream),
+            "shared" => Ok(ChatScope::Shared),
+            _ => Err(format!("`{text}` is neither `stream` nor `shared`")),
+        }
+    }
+}
+
+impl fmt::Display for ChatScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ChatScope::Stream => "stream",
+            ChatScope::Shared => "shared",
+        })
+    }
 }
 
 /// How much a chat board keeps.

@@ -39,7 +39,7 @@ struct Flags {
 
     /// Whose earlier notes RouteChat sends back: `stream` (only those of the same call, as in
     /// the tutorial) or `shared` (those of every client)
-    #[arg(long, value_enum, default_value_t = defaults().chat_scope)]
+    #[arg(long, default_value_t = defaults().chat_scope)]
     chat_scope: ChatScope,
 
     /// Where the shared chat board lives: `memory` (this process) or `redis://HOST:PORT[/DB]`,
