@@ -1,5 +1,6 @@
-//! Deterministic feature databases of any size, for benchmarks and tests: the same seed and count
-//! always give the same file, in the format of `data/route_guide_db.json`.
+//! The feature databases tests run on: the repository's standard one, and deterministic ones of
+//! any size for benchmarks and tests (the same seed and count always give the same file, in the
+//! format of `data/route_guide_db.json`).
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -7,6 +8,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use routeguide::{MAX_LATITUDE_E7, MAX_LONGITUDE_E7, SplitMix64};
+
+/// The repository's standard database, `data/route_guide_db.json`: the tutorial's 100 features.
+/// Found from this crate's own folder, which sits beside `data/` in the workspace, so that every
+/// test binary names the same file whatever its working directory.
+pub fn standard_db() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/route_guide_db.json")
+}
 
 /// How many features in a hundred are left unnamed, about as in the standard database.
 const UNNAMED_PERCENT: u64 = 36;
@@ -81,6 +89,12 @@ mod tests {
             store.name(0).is_empty(),
             store.name(0) != "Generated feature 0"
         );
+    }
+
+    #[test]
+    fn the_standard_database_is_found_and_holds_the_tutorials_features() {
+        let store = FeatureStore::load(&standard_db()).unwrap();
+        assert_eq!(store.len(), 100);
     }
 
     #[test]

@@ -5,8 +5,9 @@
 //!
 //! * [`ServerProcess`]: a RouteGuide server running as a child process, its port (from the file
 //!   named by `--port-file`), its log, and what the kernel says it used (CPU time, memory,
-//!   threads, file descriptors);
+//!   threads, file descriptors, sockets);
 //! * [`RedisProcess`]: a real `redis-server` on a free port that saves nothing;
+//! * [`standard_db`]: the repository's own database, `data/route_guide_db.json`;
 //! * [`write_database`] and [`generated_db`]: deterministic feature databases of any size;
 //! * [`free_port`] and [`cpu_time_of`]: small readings of the machine;
 //! * [`eventually`]: waiting for a condition by looking again, not by sleeping a guessed while.
@@ -22,7 +23,7 @@ mod process;
 mod redis;
 mod wait;
 
-pub use generate::{generated_db, write_database};
+pub use generate::{generated_db, standard_db, write_database};
 pub use process::{ServerProcess, cpu_time_of, free_port};
 pub use redis::RedisProcess;
 pub use wait::eventually;

@@ -1,6 +1,6 @@
 //! A server running as a child process, as the benchmark suite and the tests start one: its port
 //! (from the file it writes with `--port-file`), its log lines, and what the kernel says it used
-//! (CPU time, memory, threads, file descriptors).
+//! (CPU time, memory, threads, file descriptors, sockets).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -232,6 +232,27 @@ impl ServerProcess {
     /// How many file descriptors the process has open (Linux: `/proc/PID/fd`).
     pub fn open_fds(&self) -> Result<usize, String> {
         count_entries(&format!("/proc/{}/fd", self.pid()))
+    }
+
+    /// How many of the process's file descriptors are sockets (Linux: the links of
+    /// `/proc/PID/fd` that read `socket:[INODE]`). For a server that is its own sockets (the ones
+    /// it listens on, and any it uses within itself) plus one per connection it holds, so a count
+    /// back at its value from just after the start says that the server has closed every
+    /// connection: a signal to wait for, where a pause would be a guess.
+    pub fn open_sockets(&self) -> Result<usize, String> {
+        let dir = format!("/proc/{}/fd", self.pid());
+        let entries = std::fs::read_dir(&dir).map_err(|e| format!("cannot read {dir}: {e}"))?;
+        Ok(entries
+            .filter_map(Result::ok)
+            // A descriptor closed between the listing and its reading is closed: not counted.
+            .filter_map(|entry| std::fs::read_link(entry.path()).ok())
+            .filter(|target| {
+                target
+                    .as_os_str()
+                    .as_encoded_bytes()
+                    .starts_with(b"socket:")
+            })
+            .count())
     }
 }
 

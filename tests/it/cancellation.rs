@@ -6,7 +6,8 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::common;
+use routeguide_testkit::standard_db;
+
 use crate::common::process::ServerProcess;
 
 /// A `route_guide_client` reading its notes or points from a pipe that stays open, killed with
@@ -42,7 +43,7 @@ fn calls_of_a_client_that_vanished_end_on_the_server() {
     let mut command = Command::new(env!("CARGO_BIN_EXE_route_guide_server"));
     command
         .args(["--addr", "127.0.0.1:0", "--db"])
-        .arg(common::standard_db_path())
+        .arg(standard_db())
         .env("RUST_LOG", "routeguide=debug");
     let mut server = ServerProcess::start(command, Duration::from_secs(30)).unwrap();
 

@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
+use routeguide_testkit::standard_db;
 use serde_json::Value;
 
 use crate::common;
@@ -16,7 +17,7 @@ fn client(addr: &str, args: &[&str]) -> Output {
 fn client_with_stdin(addr: &str, args: &[&str], stdin: &str) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_route_guide_client"))
         .args(["--addr", addr, "--pace", "0", "--db"])
-        .arg(common::standard_db_path())
+        .arg(standard_db())
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -13,12 +13,11 @@ use grpcio::RpcStatusCode;
 use routeguide::proto::{self, RouteNote};
 use routeguide::{CHAT_STORE_UNAVAILABLE, CallError, RouteGuideClient};
 use routeguide::{ChatBackend, ChatLimits, ChatScope, Coordinates, RedisBoard, ServerConfig};
-use routeguide_testkit::eventually;
+use routeguide_testkit::{eventually, standard_db};
 
-use crate::common;
 use crate::common::process::{ServerProcess, expect_clean_exit, start_server_logging};
 use crate::common::redis::{RedisProcess, start_redis};
-use crate::common::{TestServer, free_port, standard_store};
+use crate::common::{TestServer, assert_status, free_port, standard_store};
 
 /// A replica sharing its chat through `redis`, keeping `history` notes per location.
 fn replica(redis: &RedisProcess, history: usize) -> TestServer {
@@ -281,18 +280,16 @@ fn losing_redis_fails_route_chat_only_until_it_returns() {
     assert_eq!(post(&client, 6, "kept").unwrap(), Vec::<String>::new());
 
     redis.stop();
-    let error = post(&client, 6, "while Redis is down").unwrap_err();
-    assert_eq!(error.code(), RpcStatusCode::UNAVAILABLE, "{error}");
+    // The message says so to a person, the status's details to a program.
+    let error = assert_status(
+        post(&client, 6, "while Redis is down"),
+        RpcStatusCode::UNAVAILABLE,
+        "RouteChat's shared notes are unavailable",
+    );
     assert_eq!(
         error.reason(),
         Some(CHAT_STORE_UNAVAILABLE),
         "the status's details say the chat store is down: {error}"
-    );
-    assert!(
-        error
-            .message()
-            .contains("RouteChat's shared notes are unavailable"),
-        "the message says so to a person: {error}"
     );
     assert!(
         error
@@ -463,7 +460,7 @@ fn a_server_whose_redis_is_down_at_start_exits_with_a_clear_error() {
         .args(["--addr", "127.0.0.1:0", "--chat-scope", "shared"])
         .args(["--chat-backend", &url])
         .arg("--db")
-        .arg(common::standard_db_path())
+        .arg(standard_db())
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);

@@ -132,7 +132,10 @@ fn a_chat_that_outlives_its_deadline_ends_with_deadline_exceeded() {
     let client = server.client().with_timeout(Duration::from_millis(300));
     let mut replies = client.route_chat(notes_rx);
     notes_tx.send(note("waiting", 1, 1)).unwrap();
-    let error = replies.next().unwrap().unwrap_err();
-    assert_eq!(error.code(), RpcStatusCode::DEADLINE_EXCEEDED);
+    let error = assert_status(
+        replies.next().unwrap(),
+        RpcStatusCode::DEADLINE_EXCEEDED,
+        "",
+    );
     assert!(error.to_string().contains("deadline"), "{error}");
 }

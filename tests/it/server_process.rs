@@ -12,7 +12,7 @@ use std::time::Duration;
 use routeguide::ServerConfig;
 use routeguide::proto::{self, Point, RouteSummary};
 use routeguide::{Pending, RouteGuideClient};
-use routeguide_testkit::eventually;
+use routeguide_testkit::{eventually, standard_db};
 
 use crate::common;
 use crate::common::TestServer;
@@ -135,7 +135,7 @@ fn the_port_file_holds_the_port_while_the_server_listens() {
     // The server by hand rather than through ServerProcess, which passes a port file of its own.
     let mut server = Command::new(env!("CARGO_BIN_EXE_route_guide_server"))
         .args(["--addr", "127.0.0.1:0", "--db"])
-        .arg(common::standard_db_path())
+        .arg(standard_db())
         .arg("--port-file")
         .arg(&port_file)
         .stderr(std::process::Stdio::null())
@@ -183,7 +183,7 @@ fn a_port_file_that_cannot_be_written_stops_the_server_naming_it() {
     let port_file = dir.join("no-such-dir").join("port");
     let output = Command::new(env!("CARGO_BIN_EXE_route_guide_server"))
         .args(["--addr", "127.0.0.1:0", "--db"])
-        .arg(common::standard_db_path())
+        .arg(standard_db())
         .arg("--port-file")
         .arg(&port_file)
         .output()

@@ -21,10 +21,6 @@ fn alone() -> MutexGuard<'static, ()> {
     ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn standard_db() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/route_guide_db.json")
-}
-
 /// The generated 1,000,000-feature database, shared with the other tests through cargo's scratch
 /// folder.
 fn big_db() -> PathBuf {
@@ -32,7 +28,8 @@ fn big_db() -> PathBuf {
         .expect("the generated database is written")
 }
 
-/// `route_guide_server` on `db` with `extra` flags; panics if it does not start.
+/// `route_guide_server` on `db` with `extra` flags; panics if it does not start. (Only a test
+/// crate knows where cargo built the binary, hence this wrapper in each test binary.)
 fn start_server(db: &Path, extra: &[&str]) -> ServerProcess {
     let binary = Path::new(env!("CARGO_BIN_EXE_route_guide_server"));
     ServerProcess::start_binary(binary, db, "info", extra).expect("the server starts")

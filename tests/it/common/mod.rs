@@ -6,7 +6,6 @@ pub mod process;
 pub mod raw;
 pub mod redis;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,6 +14,7 @@ use routeguide::FeatureStore;
 use routeguide::{CallError, RouteGuideClient};
 use routeguide::{ChatLimits, ChatScope};
 use routeguide::{RouteGuideServer, ServerConfig};
+use routeguide_testkit::standard_db;
 
 /// A server running for the length of a test; it stops when dropped.
 pub struct TestServer {
@@ -71,12 +71,8 @@ pub fn free_port() -> u16 {
     routeguide_testkit::free_port().expect("a free port")
 }
 
-pub fn standard_db_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/route_guide_db.json")
-}
-
 pub fn standard_store() -> Arc<FeatureStore> {
-    Arc::new(FeatureStore::load(&standard_db_path()).expect("the standard database loads"))
+    Arc::new(FeatureStore::load(&standard_db()).expect("the standard database loads"))
 }
 
 /// One entry of the standard database, read straight from the JSON file.
@@ -89,7 +85,7 @@ pub struct Entry {
 
 /// The standard database as plain entries, in file order.
 pub fn standard_entries() -> Vec<Entry> {
-    let text = std::fs::read_to_string(standard_db_path()).unwrap();
+    let text = std::fs::read_to_string(standard_db()).unwrap();
     let json: serde_json::Value = serde_json::from_str(&text).unwrap();
     json.as_array()
         .unwrap()
