@@ -1,6 +1,7 @@
 //! The RouteGuide RPCs: what each of the four methods answers. Handlers validate what the client
-//! sent, ask the [`FeatureStore`] or the chat, and stream the answer; every request error becomes an
-//! `INVALID_ARGUMENT` status here, in one place. No handler blocks its completion-queue thread:
+//! sent, ask the [`FeatureStore`] or the chat, and stream the answer. Every request error becomes
+//! an `INVALID_ARGUMENT` status here, in one place, and a chat store that is down an `UNAVAILABLE`
+//! with the `CHAT_STORE_UNAVAILABLE` reason. No handler blocks its completion-queue thread:
 //! each one hands a future to `ctx.spawn` and returns.
 
 use std::fmt::Display;

@@ -1,5 +1,5 @@
 //! What the client prints: each thing worth telling is one [`Event`], shown as text for people or
-//! as one JSON object per line (`--json`) for scripts. The interop suite and tests/client_cli.rs
+//! as one JSON object per line (`--json`) for scripts. The interop suite and tests/it/client_cli.rs
 //! read these lines, so their text and JSON shapes change only on purpose.
 
 use std::io::{self, Write};
