@@ -15,26 +15,27 @@ pub mod route_guide_grpc {
     include!(concat!(env!("OUT_DIR"), "/route_guide_grpc.rs"));
 }
 
-/// Server reflection's messages and service (see [`crate::reflection`]).
+/// Server reflection's messages (`grpc.reflection.v1alpha`), for clients that ask this server
+/// what it serves.
 #[allow(warnings, clippy::all, clippy::pedantic)]
 pub mod reflection {
     include!(concat!(env!("OUT_DIR"), "/reflection.rs"));
 }
 
 #[allow(warnings, clippy::all, clippy::pedantic)]
-pub mod reflection_grpc {
+pub(crate) mod reflection_grpc {
     include!(concat!(env!("OUT_DIR"), "/reflection_grpc.rs"));
 }
 
-/// `google.rpc.Status`, which carries a failed call's details (see [`crate::status`]).
+/// `google.rpc.Status`, which carries a failed call's details (see `status.rs`).
 #[allow(warnings, clippy::all, clippy::pedantic)]
-pub mod rpc_status {
+pub(crate) mod rpc_status {
     include!(concat!(env!("OUT_DIR"), "/status.rs"));
 }
 
-/// `google.rpc.ErrorInfo`, the detail that names why a call failed (see [`crate::status`]).
+/// `google.rpc.ErrorInfo`, the detail that names why a call failed (see `status.rs`).
 #[allow(warnings, clippy::all, clippy::pedantic)]
-pub mod rpc_error_details {
+pub(crate) mod rpc_error_details {
     include!(concat!(env!("OUT_DIR"), "/error_details.rs"));
 }
 
