@@ -1,7 +1,7 @@
 //! Why a call failed, as a type rather than a sentence: gRPC's richer error model. A status may
 //! carry, besides its code and message, details (the `grpc-status-details-bin` trailer): a
 //! serialized `google.rpc.Status` whose `details` hold a `google.rpc.ErrorInfo` naming the
-//! reason. RouteGuide's reasons are the constants below, in the [`DOMAIN`] `routeguide`; a
+//! reason. RouteGuide's reasons are the constants below, in the [`ERROR_DOMAIN`] `routeguide`; a
 //! program tests them, and may reword its messages freely.
 //!
 //! This module only builds and reads such statuses. Which failure gets which code and reason is
@@ -15,9 +15,10 @@ use protobuf::well_known_types::Any;
 use crate::proto::rpc_error_details::ErrorInfo;
 use crate::proto::rpc_status::Status;
 
-/// The `domain` of every [`ErrorInfo`] RouteGuide sends: its reasons mean what this module says
-/// only within it.
-pub const DOMAIN: &str = "routeguide";
+/// The `domain` of every `google.rpc.ErrorInfo` RouteGuide puts in a status's details
+/// (`grpc-status-details-bin`): its reasons, such as [`CHAT_STORE_UNAVAILABLE`], mean what they
+/// say only within it.
+pub const ERROR_DOMAIN: &str = "routeguide";
 
 /// RouteChat's shared store (Redis) could not take a note, though the server itself answered
 /// (with `UNAVAILABLE`): trying again later may succeed, and the rest of the service works on.
@@ -30,7 +31,7 @@ pub const CHAT_STORE_UNAVAILABLE: &str = "CHAT_STORE_UNAVAILABLE";
 pub(crate) fn with_reason(code: RpcStatusCode, message: String, reason: &str) -> RpcStatus {
     let mut info = ErrorInfo::new();
     info.set_reason(reason.to_string());
-    info.set_domain(DOMAIN.to_string());
+    info.set_domain(ERROR_DOMAIN.to_string());
     let details = Any::pack(&info).and_then(|info| {
         let mut status = Status::new();
         // The rich error model repeats the call's own code and message in its Status.
@@ -46,7 +47,7 @@ pub(crate) fn with_reason(code: RpcStatusCode, message: String, reason: &str) ->
 }
 
 /// The reason a received status names, when its details hold a `google.rpc.Status` with an
-/// [`ErrorInfo`] of RouteGuide's [`DOMAIN`]; `None` for no details, details that cannot be
+/// [`ErrorInfo`] of RouteGuide's [`ERROR_DOMAIN`]; `None` for no details, details that cannot be
 /// decoded, or a reason of another domain (a proxy's, say).
 pub(crate) fn reason(status: &RpcStatus) -> Option<String> {
     if status.details().is_empty() {
@@ -57,7 +58,7 @@ pub(crate) fn reason(status: &RpcStatus) -> Option<String> {
         .get_details()
         .iter()
         .filter_map(|detail| detail.unpack::<ErrorInfo>().ok().flatten())
-        .find(|info| info.get_domain() == DOMAIN)
+        .find(|info| info.get_domain() == ERROR_DOMAIN)
         .map(|mut info| info.take_reason())
 }
 
@@ -120,7 +121,7 @@ mod tests {
 
         let mut ours = ErrorInfo::new();
         ours.set_reason(CHAT_STORE_UNAVAILABLE.to_string());
-        ours.set_domain(DOMAIN.to_string());
+        ours.set_domain(ERROR_DOMAIN.to_string());
         let ours = Any::pack(&ours).unwrap();
         assert_eq!(
             reason(&status_with(&[theirs, ours])).as_deref(),
