@@ -22,7 +22,11 @@ INTEROP_VENV := $(TOOLS)/interop-venv
 SOAK_SECS ?= 600
 ONLY ?=
 
-.PHONY: build build-bench run-server run-client test rust-test interop bench soak lint clean prerequisites
+.PHONY: help build build-bench run-server run-client test rust-test interop bench soak lint clean prerequisites
+
+## help: this list (each target's `##` line)
+help:
+	@sed -n 's/^## //p' $(MAKEFILE_LIST)
 
 # The two programs of the root package; the load generator (bench/) is not part of them.
 build: prerequisites
@@ -58,11 +62,14 @@ $(INTEROP_VENV)/.installed: tests/interop/requirements.txt
 	@$(INTEROP_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/interop/requirements.txt
 	@touch $@
 
+# Only the Python peer needs Python: with ONLY set and no `peer` in it, none is installed or used.
+BENCH_NEEDS_PEER := $(if $(ONLY),$(findstring peer,$(ONLY)),peer)
+
 ## bench: servers pinned to CPU 0, the load generator to CPU 1; a table, also in target/bench/results.json
-## (ONLY=unary,big,redis,peer runs only those parts)
-bench: build-bench $(INTEROP_VENV)/.installed
+##        ONLY=unary,big,redis,peer runs only those parts; only `peer` needs Python
+bench: build-bench $(if $(BENCH_NEEDS_PEER),$(INTEROP_VENV)/.installed)
 	taskset -c 1 $(BIN)/route_guide_bench suite --server $(BIN)/route_guide_server --server-cpu 0 \
-		--peer-python $(INTEROP_VENV)/bin/python --peer-script tests/interop/route_guide_server.py \
+		$(if $(BENCH_NEEDS_PEER),--peer-python $(INTEROP_VENV)/bin/python --peer-script tests/interop/route_guide_server.py) \
 		$(if $(ONLY),--only $(ONLY))
 
 ## soak: mixed load over all four RPCs for SOAK_SECS seconds (default 600); not part of `make test`
@@ -74,6 +81,7 @@ lint: prerequisites
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
+## clean: removes target/ and .tools/ (the installed CMake and the interop suite's Python)
 clean:
 	$(CARGO) clean
 	rm -rf $(TOOLS)

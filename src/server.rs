@@ -258,7 +258,10 @@ fn write_port_file(path: &Path, port: u16) -> io::Result<()> {
     written
 }
 
-/// A future that completes when the process receives SIGINT or SIGTERM.
+/// A future that completes when the process receives SIGINT or SIGTERM. A second signal, while
+/// the graceful shutdown that the first began is still waiting for calls, ends the process at
+/// once with the shell's code for a signal (128 + its number), as impatient users expect of
+/// Ctrl-C pressed twice.
 pub fn termination_signal() -> Result<impl Future<Output = ()>, ServerError> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let mut signals =
@@ -267,10 +270,17 @@ pub fn termination_signal() -> Result<impl Future<Output = ()>, ServerError> {
     thread::Builder::new()
         .name("routeguide-signals".into())
         .spawn(move || {
-            if let Some(signal) = signals.forever().next() {
-                info!("received signal {signal}");
+            let mut received = signals.forever();
+            if let Some(signal) = received.next() {
+                info!(
+                    "received signal {signal}: shutting down gracefully (a second one stops now)"
+                );
             }
             let _ = tx.send(());
+            if let Some(signal) = received.next() {
+                warn!("received signal {signal} again: stopping now, without waiting for calls");
+                std::process::exit(128 + signal);
+            }
         })
         .map_err(ServerError::Signals)?;
     Ok(async move {

@@ -8,6 +8,9 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use log::warn;
+use x509_parser::pem::Pem;
+
 use grpcio::{
     CertificateRequestType, ChannelBuilder, ChannelCredentialsBuilder, ServerCredentials,
     ServerCredentialsBuilder,
@@ -175,6 +178,11 @@ enum Holds {
     PrivateKey,
 }
 
+/// Reads the PEM file given to `flag` and checks that it holds what the flag says, decoded for
+/// real: every certificate in it parses as X.509, and a PKCS#8 private key ("BEGIN PRIVATE KEY")
+/// parses as a key. A key in an older form ("BEGIN RSA PRIVATE KEY", "BEGIN EC PRIVATE KEY") is
+/// only decoded, with a warning that names its form: BoringSSL reads it, but it is not checked
+/// here.
 fn read_pem(flag: &'static str, path: &Path, holds: Holds) -> Result<Vec<u8>, TlsError> {
     let fail = |problem: String| TlsError {
         flag,
@@ -186,22 +194,50 @@ fn read_pem(flag: &'static str, path: &Path, holds: Holds) -> Result<Vec<u8>, Tl
         cause: Some(e),
         ..fail("cannot read it".to_string())
     })?;
-    let text = String::from_utf8_lossy(&pem);
-    let (looks_right, wanted) = match holds {
-        Holds::Certificate => (
-            text.contains("-----BEGIN CERTIFICATE-----"),
-            "a PEM certificate",
-        ),
-        Holds::PrivateKey => (
-            text.contains("-----BEGIN") && text.contains("PRIVATE KEY-----"),
-            "a PEM private key",
-        ),
-    };
-    if looks_right {
-        Ok(pem)
-    } else {
-        Err(fail(format!("it does not hold {wanted}")))
+    let blocks = Pem::iter_from_buffer(&pem)
+        .collect::<Result<Vec<Pem>, _>>()
+        .map_err(|e| fail(format!("it is not valid PEM ({e})")))?;
+    match holds {
+        Holds::Certificate => {
+            let certificates: Vec<&Pem> =
+                blocks.iter().filter(|b| b.label == "CERTIFICATE").collect();
+            if certificates.is_empty() {
+                return Err(fail("it does not hold a PEM certificate".to_string()));
+            }
+            for (i, certificate) in certificates.iter().enumerate() {
+                if let Err(e) = certificate.parse_x509() {
+                    return Err(fail(format!(
+                        "certificate {} in it does not parse ({e})",
+                        i + 1
+                    )));
+                }
+            }
+        }
+        Holds::PrivateKey => {
+            let Some(key) = blocks.iter().find(|b| b.label.ends_with("PRIVATE KEY")) else {
+                return Err(fail("it does not hold a PEM private key".to_string()));
+            };
+            match key.label.as_str() {
+                "PRIVATE KEY" => {
+                    if let Err(e) = rcgen::KeyPair::try_from(key.contents.as_slice()) {
+                        return Err(fail(format!("its PKCS#8 private key does not parse ({e})")));
+                    }
+                }
+                "ENCRYPTED PRIVATE KEY" => {
+                    return Err(fail(
+                        "its private key is encrypted, which gRPC cannot use: decrypt it first"
+                            .to_string(),
+                    ));
+                }
+                label => warn!(
+                    "{flag} {}: a key in the \"{label}\" form is passed on unchecked; a PKCS#8 \
+                     key (\"PRIVATE KEY\", as `openssl genpkey` writes) is checked at start",
+                    path.display()
+                ),
+            }
+        }
     }
+    Ok(pem)
 }
 
 /// A TLS file that cannot be used: the flag, the file, and why.
@@ -285,10 +321,36 @@ mod tests {
             "{error}"
         );
 
-        let cert = temp_file(
-            "cert.pem",
+        // PEM armour around a body that is no certificate: refused at start, not at the first
+        // handshake.
+        let corrupt = temp_file(
+            "corrupt-cert.pem",
             "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
         );
+        let (good_cert, good_key) = certificate();
+        let cert = temp_file("cert.pem", &good_cert);
+        let key = temp_file("good-key.pem", &good_key);
+        let error = ServerTls::from_files(&corrupt, &key, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with(&format!("--tls-cert {}", corrupt.display()))
+                && error.contains("certificate 1 in it does not parse"),
+            "{error}"
+        );
+        let corrupt_key = temp_file(
+            "corrupt-key.pem",
+            "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+        );
+        let error = ServerTls::from_files(&cert, &corrupt_key, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with(&format!("--tls-key {}", corrupt_key.display()))
+                && error.contains("its PKCS#8 private key does not parse"),
+            "{error}"
+        );
+
         let not_a_key = temp_file("key.pem", "hello");
         let error = ServerTls::from_files(&cert, &not_a_key, None)
             .unwrap_err()
@@ -305,7 +367,7 @@ mod tests {
             error.contains("--tls-ca") && error.contains("does not hold a PEM certificate"),
             "{error}"
         );
-        for path in [cert, not_a_key] {
+        for path in [corrupt, cert, key, corrupt_key, not_a_key] {
             std::fs::remove_file(path).unwrap();
         }
     }

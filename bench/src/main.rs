@@ -16,7 +16,7 @@ mod suite;
 
 /// Benchmarks for routeguide: `make bench` runs `suite`, `make soak` runs `soak`.
 #[derive(Parser)]
-#[command(version)]
+#[command(name = "route_guide_bench", version)]
 struct Flags {
     #[command(subcommand)]
     command: Command,

@@ -196,3 +196,23 @@ fn bad_arguments_get_a_usage_error() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("invalid value 'north'"), "{stderr}");
 }
+
+#[test]
+fn version_and_help_name_the_program_describe_arguments_and_show_examples() {
+    let run = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_route_guide_client"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{args:?}");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    assert!(run(&["--version"]).starts_with("route_guide_client "));
+    let help = run(&["get-feature", "--help"]);
+    assert!(help.contains("<LAT>  Latitude: E7 integer"), "{help}");
+    assert!(help.contains("Examples:"), "{help}");
+    assert!(
+        run(&["--help"]).contains("--tls "),
+        "the --tls switch is listed"
+    );
+}

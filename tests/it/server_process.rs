@@ -198,6 +198,124 @@ fn a_port_file_that_cannot_be_written_stops_the_server_naming_it() {
 }
 
 #[test]
+fn a_second_signal_during_the_grace_period_stops_at_once() {
+    let mut server = start_server(&["--grace", "60"]);
+    let (points_tx, pending) = open_route(&server.addr());
+    server.terminate().unwrap();
+    // The route keeps the graceful shutdown waiting; a second signal ends the wait.
+    server
+        .wait_for_log("shutting down", Duration::from_secs(10))
+        .unwrap();
+    server.terminate().unwrap();
+    let status = server.wait_for_exit(Duration::from_secs(10)).unwrap();
+    assert_eq!(
+        status.code(),
+        Some(128 + 15),
+        "the shell's code for SIGTERM"
+    );
+    assert!(pending.wait().is_err(), "the route was cut off");
+    drop(points_tx);
+}
+
+/// `route_guide_server` with no flags at all, configured by `env` alone; returns it and the
+/// port it wrote to the port file named there.
+fn start_from_environment(env: &[(&str, &str)], flags: &[&str]) -> (std::process::Child, u16) {
+    let dir = scratch_dir(&format!("env-{}", env.len() + flags.len()));
+    let port_file = dir.join("port");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_route_guide_server"));
+    command
+        .args(flags)
+        .env("ROUTEGUIDE_ADDR", "127.0.0.1:0")
+        .env("ROUTEGUIDE_DB", routeguide_testkit::standard_db())
+        .env("ROUTEGUIDE_PORT_FILE", &port_file)
+        .stderr(std::process::Stdio::null());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let server = command.spawn().unwrap();
+    let port = eventually("the port file is written", Duration::from_secs(30), || {
+        std::fs::read_to_string(&port_file)
+            .map_err(|e| e.to_string())
+            .and_then(|text| text.trim().parse::<u16>().map_err(|e| e.to_string()))
+    });
+    (server, port)
+}
+
+/// Whether a second chat at one location gets the first chat's note back: the shared scope.
+fn chats_are_shared(port: u16) -> bool {
+    let client = RouteGuideClient::connect(&format!("127.0.0.1:{port}"));
+    let note = || proto::route_note(proto::point(5, 5), "hello");
+    let first: Vec<_> = client.route_chat(vec![note()]).collect();
+    assert!(first.iter().all(Result::is_ok), "{first:?}");
+    let second: Vec<_> = client.route_chat(vec![note()]).collect();
+    !second.is_empty()
+}
+
+#[test]
+fn a_server_configured_by_the_environment_alone_serves_and_a_flag_wins_over_its_variable() {
+    let shared = [("ROUTEGUIDE_CHAT_SCOPE", "shared")];
+    let (mut server, port) = start_from_environment(&shared, &[]);
+    let client = RouteGuideClient::connect(&format!("127.0.0.1:{port}"));
+    let feature = client
+        .get_feature(proto::point(409_146_138, -746_188_906))
+        .unwrap();
+    assert!(!feature.get_name().is_empty());
+    assert!(
+        chats_are_shared(port),
+        "ROUTEGUIDE_CHAT_SCOPE=shared was applied"
+    );
+    server.kill().unwrap();
+    server.wait().unwrap();
+
+    let (mut server, port) = start_from_environment(&shared, &["--chat-scope", "stream"]);
+    assert!(!chats_are_shared(port), "--chat-scope stream wins");
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
+
+#[test]
+fn a_redis_password_from_the_environment_shows_neither_in_help_nor_in_errors() {
+    let url = "redis://:s3cret@127.0.0.1:1";
+    let run = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_route_guide_server"))
+            .args(args)
+            .env("ROUTEGUIDE_CHAT_BACKEND", url)
+            .env("ROUTEGUIDE_CHAT_SCOPE", "shared")
+            .output()
+            .unwrap();
+        let text =
+            String::from_utf8_lossy(&output.stdout) + String::from_utf8_lossy(&output.stderr);
+        (output.status.code(), text.into_owned())
+    };
+    let (code, help) = run(&["--help"]);
+    assert_eq!(code, Some(0));
+    assert!(help.contains("ROUTEGUIDE_CHAT_BACKEND"), "{help}");
+    assert!(!help.contains("s3cret"), "{help}");
+    // Nothing listens on port 1: the server stops, naming Redis without its password.
+    let (code, error) = run(&["--addr", "127.0.0.1:0"]);
+    assert_eq!(code, Some(1), "{error}");
+    assert!(error.contains("redis://:***@127.0.0.1:1"), "{error}");
+    assert!(!error.contains("s3cret"), "{error}");
+}
+
+#[test]
+fn version_and_help_name_the_program_and_show_examples() {
+    let output = Command::new(env!("CARGO_BIN_EXE_route_guide_server"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    let version = String::from_utf8_lossy(&output.stdout);
+    assert!(version.starts_with("route_guide_server "), "{version}");
+    let output = Command::new(env!("CARGO_BIN_EXE_route_guide_server"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&output.stdout);
+    assert!(help.contains("Examples:"), "{help}");
+    assert!(help.contains("[env: ROUTEGUIDE_ADDR="), "{help}");
+}
+
+#[test]
 fn help_explains_every_flag() {
     let output = Command::new(env!("CARGO_BIN_EXE_route_guide_server"))
         .arg("--help")

@@ -184,6 +184,39 @@ fn the_binaries_speak_tls_from_pem_files_and_name_a_bad_one() {
     );
     assert!(String::from_utf8_lossy(&output.stdout).contains("Berkshire Valley"));
 
+    // `--tls` alone trusts gRPC's default roots: refused while they lack our CA, served once
+    // gRPC is pointed at it (GRPC_DEFAULT_SSL_ROOTS_FILE_PATH stands in for the system's roots).
+    let tls_only = |roots: Option<&str>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_route_guide_client"));
+        command.args(["--addr", &format!("localhost:{}", server.port())]);
+        command.args([
+            "--tls",
+            "--timeout",
+            "5",
+            "get-feature",
+            "409146138",
+            "-746188906",
+        ]);
+        command.env_remove("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH");
+        if let Some(roots) = roots {
+            command.env("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", roots);
+        }
+        command.output().unwrap()
+    };
+    let untrusted = tls_only(None);
+    assert_eq!(
+        untrusted.status.code(),
+        Some(2),
+        "the system's roots lack our CA"
+    );
+    let trusted = tls_only(Some(&ca));
+    assert!(
+        trusted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&trusted.stderr)
+    );
+    assert!(String::from_utf8_lossy(&trusted.stdout).contains("Berkshire Valley"));
+
     let output = Command::new(env!("CARGO_BIN_EXE_route_guide_server"))
         .args([
             "--addr",

@@ -16,7 +16,7 @@ use crate::pace::Pace;
 /// once. Coordinates are E7 integers (degrees x 10^7, e.g. 409146138) or decimal degrees (with a
 /// '.', e.g. 40.9146138).
 #[derive(Parser, Debug)]
-#[command(name = "route_guide_client", version)]
+#[command(name = "route_guide_client", version, after_help = TOUR_EXAMPLES)]
 pub struct ClientArgs {
     #[command(flatten)]
     pub options: Options,
@@ -24,6 +24,35 @@ pub struct ClientArgs {
     #[command(subcommand)]
     pub command: Option<Command>,
 }
+
+const TOUR_EXAMPLES: &str = "\
+Examples:
+  route_guide_client                                  the tour against localhost:50051
+  route_guide_client --style future --pace 0          the same tour, future style, no pauses
+  route_guide_client --addr 10.0.0.1:50051,10.0.0.2:50051 route-chat    round-robin over two
+  route_guide_client --tls --addr routeguide.example.com:443 get-feature 40.9146138 -74.6188906";
+
+const GET_FEATURE_EXAMPLES: &str = "\
+Examples:
+  route_guide_client get-feature 409146138 -746188906        E7 integers
+  route_guide_client get-feature 40.9146138 -74.6188906      decimal degrees
+  route_guide_client get-feature 0 0 --json                  nothing there: an unnamed feature";
+
+const LIST_FEATURES_EXAMPLES: &str = "\
+Examples:
+  route_guide_client list-features 40.0 -75.0 42.0 -73.0     the tutorial's rectangle
+  route_guide_client list-features 42.0 -73.0 40.0 -75.0     the same: any two opposite corners";
+
+const RECORD_ROUTE_EXAMPLES: &str = "\
+Examples:
+  route_guide_client record-route --points 5 --pace 0
+  echo '{\"latitude\": 1000, \"longitude\": 1000}' | route_guide_client record-route --stdin";
+
+const ROUTE_CHAT_EXAMPLES: &str = "\
+Examples:
+  route_guide_client route-chat                              the tutorial's five notes
+  echo '{\"location\": {\"latitude\": 1, \"longitude\": 1}, \"message\": \"hi\"}' \\
+    | route_guide_client route-chat --stdin";
 
 /// Flags accepted before or after the subcommand.
 #[derive(Args, Debug)]
@@ -55,8 +84,12 @@ pub struct Options {
     #[arg(long, global = true, default_value = DEFAULT_DB_PATH)]
     pub db: PathBuf,
 
-    /// Use TLS, trusting the CA certificates in this PEM file (any --tls-* flag turns TLS on;
-    /// without this one, gRPC's default roots are trusted)
+    /// Use TLS, trusting the system's root certificates (gRPC's default roots)
+    #[arg(long, global = true)]
+    pub tls: bool,
+
+    /// Use TLS, trusting the CA certificates in this PEM file instead (any --tls-* flag turns TLS
+    /// on)
     #[arg(long, global = true)]
     pub tls_ca: Option<PathBuf>,
 
@@ -76,8 +109,10 @@ pub struct Options {
 impl Options {
     /// How to connect, TLS included when any --tls-* flag is given.
     pub fn client_options(&self) -> Result<ClientOptions, CliError> {
-        let wants_tls =
-            self.tls_ca.is_some() || self.tls_cert.is_some() || self.tls_server_name.is_some();
+        let wants_tls = self.tls
+            || self.tls_ca.is_some()
+            || self.tls_cert.is_some()
+            || self.tls_server_name.is_some();
         let tls = if wants_tls {
             let identity = self.tls_cert.as_deref().zip(self.tls_key.as_deref());
             let tls = ClientTls::from_files(
@@ -109,26 +144,33 @@ pub enum Command {
     /// The tutorial's client: GetFeature, ListFeatures, RecordRoute and RouteChat once each (the default)
     Tour,
     /// GetFeature: the feature at a point
-    #[command(allow_negative_numbers = true)]
+    #[command(allow_negative_numbers = true, after_help = GET_FEATURE_EXAMPLES)]
     GetFeature {
+        /// Latitude: E7 integer (degrees x 10^7) or decimal degrees, -90 to 90
         #[arg(value_parser = parse_coordinate)]
         lat: i32,
+        /// Longitude: E7 integer or decimal degrees, -180 to 180
         #[arg(value_parser = parse_coordinate)]
         lon: i32,
     },
     /// ListFeatures: the features inside the rectangle between two opposite corners
-    #[command(allow_negative_numbers = true)]
+    #[command(allow_negative_numbers = true, after_help = LIST_FEATURES_EXAMPLES)]
     ListFeatures {
+        /// Latitude of one corner (E7 integer or decimal degrees)
         #[arg(value_parser = parse_coordinate)]
         lo_lat: i32,
+        /// Longitude of that corner
         #[arg(value_parser = parse_coordinate)]
         lo_lon: i32,
+        /// Latitude of the opposite corner
         #[arg(value_parser = parse_coordinate)]
         hi_lat: i32,
+        /// Longitude of the opposite corner
         #[arg(value_parser = parse_coordinate)]
         hi_lon: i32,
     },
     /// RecordRoute: send a route, print the server's summary
+    #[command(after_help = RECORD_ROUTE_EXAMPLES)]
     RecordRoute {
         /// Send this many random features of the database, pausing as --pace says
         #[arg(long, default_value_t = 10)]
@@ -139,6 +181,7 @@ pub enum Command {
         stdin: bool,
     },
     /// RouteChat: send notes, print the replies as they arrive
+    #[command(after_help = ROUTE_CHAT_EXAMPLES)]
     RouteChat {
         /// Send the notes read from standard input as they are read, instead of the tutorial's five:
         /// one JSON object per line, {"location": {"latitude": E7, "longitude": E7}, "message": "..."}

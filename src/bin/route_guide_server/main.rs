@@ -18,78 +18,87 @@ use routeguide::{ChatBackend, ChatLimits, ChatScope};
 use routeguide::{ServerConfig, ServerError};
 
 /// Serves the RouteGuide gRPC service (GetFeature, ListFeatures, RecordRoute, RouteChat) from a
-/// JSON feature database. Stops gracefully on SIGINT (Ctrl-C) or SIGTERM. RUST_LOG=debug logs every
-/// call.
+/// JSON feature database. Stops gracefully on SIGINT (Ctrl-C) or SIGTERM; a second signal stops it
+/// at once. Every flag can also be set by the environment variable shown with it (a flag wins
+/// over its variable). RUST_LOG=debug logs every call.
 #[derive(Parser)]
-#[command(version)]
+#[command(name = "route_guide_server", version, after_help = EXAMPLES)]
 struct Flags {
     /// Address to listen on, HOST:PORT (`[::]` is every interface; port 0 picks a free port)
-    #[arg(long, default_value_t = defaults().addr.clone())]
+    #[arg(long, env = "ROUTEGUIDE_ADDR", default_value_t = defaults().addr.clone())]
     addr: String,
 
     /// JSON feature database: an array of {"location": {"latitude", "longitude"}, "name"} in E7
     /// units (degrees x 10^7)
-    #[arg(long, default_value_os_t = defaults().db_path.clone())]
+    #[arg(long, env = "ROUTEGUIDE_DB", default_value_os_t = defaults().db_path.clone())]
     db: PathBuf,
 
     /// Completion-queue threads, the pool that runs every handler [default: number of CPUs]
     // No `default_value_t` here: the default depends on the machine, and --help says which.
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, env = "ROUTEGUIDE_THREADS", value_parser = clap::value_parser!(u16).range(1..))]
     threads: Option<u16>,
 
     /// Whose earlier notes RouteChat sends back: `stream` (only those of the same call, as in
     /// the tutorial) or `shared` (those of every client)
-    #[arg(long, default_value_t = defaults().chat_scope)]
+    #[arg(long, env = "ROUTEGUIDE_CHAT_SCOPE", default_value_t = defaults().chat_scope)]
     chat_scope: ChatScope,
 
     /// Where the shared chat board lives: `memory` (this process) or `redis://HOST:PORT[/DB]`,
     /// shared by every server pointed at that Redis and kept across their restarts (needs
     /// --chat-scope shared)
-    #[arg(long, default_value_t = defaults().chat_backend.clone())]
+    #[arg(long, env = "ROUTEGUIDE_CHAT_BACKEND", hide_env_values = true, default_value_t = defaults().chat_backend.clone())]
     chat_backend: ChatBackend,
 
     /// Notes kept per location by RouteChat; the oldest is dropped beyond it
-    #[arg(long, default_value_t = defaults().chat_limits.history_per_location, value_parser = at_least_one)]
+    #[arg(long, env = "ROUTEGUIDE_CHAT_HISTORY", default_value_t = defaults().chat_limits.history_per_location, value_parser = at_least_one)]
     chat_history: usize,
 
     /// Locations kept by RouteChat; the one created first is dropped, with its notes, beyond it
-    #[arg(long, default_value_t = defaults().chat_limits.locations, value_parser = at_least_one)]
+    #[arg(long, env = "ROUTEGUIDE_CHAT_LOCATIONS", default_value_t = defaults().chat_limits.locations, value_parser = at_least_one)]
     chat_locations: usize,
 
     /// Bytes of notes RouteChat keeps per board (the shared one, or each call's own); whole
     /// locations go first, oldest first, beyond it
-    #[arg(long, default_value_t = defaults().chat_limits.max_bytes, value_parser = at_least_one)]
+    #[arg(long, env = "ROUTEGUIDE_CHAT_BYTES", default_value_t = defaults().chat_limits.max_bytes, value_parser = at_least_one)]
     chat_bytes: usize,
 
     /// The largest request message accepted, in bytes; larger ones get RESOURCE_EXHAUSTED
-    #[arg(long, default_value_t = defaults().max_message_bytes, value_parser = at_least_one)]
+    #[arg(long, env = "ROUTEGUIDE_MAX_MESSAGE_BYTES", default_value_t = defaults().max_message_bytes, value_parser = at_least_one)]
     max_message_bytes: usize,
 
     /// How many calls one connection may have open at once; more wait for a free slot
-    #[arg(long, default_value_t = defaults().max_concurrent_streams, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, env = "ROUTEGUIDE_MAX_CONCURRENT_STREAMS", default_value_t = defaults().max_concurrent_streams, value_parser = clap::value_parser!(u32).range(1..))]
     max_concurrent_streams: u32,
 
     /// Serve TLS with this PEM certificate (chain); needs --tls-key
-    #[arg(long, requires = "tls_key")]
+    #[arg(long, env = "ROUTEGUIDE_TLS_CERT", requires = "tls_key")]
     tls_cert: Option<PathBuf>,
 
     /// The PEM private key of --tls-cert
-    #[arg(long, requires = "tls_cert")]
+    #[arg(long, env = "ROUTEGUIDE_TLS_KEY", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
 
     /// Mutual TLS: require client certificates signed by this PEM CA; needs --tls-cert
-    #[arg(long, requires = "tls_cert")]
+    #[arg(long, env = "ROUTEGUIDE_TLS_CLIENT_CA", requires = "tls_cert")]
     tls_client_ca: Option<PathBuf>,
 
     /// Seconds that calls in flight may run on after SIGINT/SIGTERM before they are cancelled
-    #[arg(long, default_value_t = defaults().grace.as_secs_f64(), value_parser = non_negative_secs)]
+    #[arg(long, env = "ROUTEGUIDE_GRACE", default_value_t = defaults().grace.as_secs_f64(), value_parser = non_negative_secs)]
     grace: f64,
 
     /// Once listening, write the port (decimal, then a newline) to this file, replacing it in one
     /// step: how a program that started the server with port 0 learns the port
-    #[arg(long)]
+    #[arg(long, env = "ROUTEGUIDE_PORT_FILE")]
     port_file: Option<PathBuf>,
 }
+
+const EXAMPLES: &str = "\
+Examples:
+  route_guide_server                                  the 100 standard features on port 50051
+  route_guide_server --addr 127.0.0.1:0 --port-file /tmp/port    a free port, written to a file
+  route_guide_server --chat-scope shared --chat-backend redis://127.0.0.1:6379
+  ROUTEGUIDE_ADDR=[::]:8080 ROUTEGUIDE_DB=/data/db.json route_guide_server
+  route_guide_server --tls-cert server.pem --tls-key server.key --tls-client-ca ca.pem";
 
 /// The library's defaults, which every flag shows and starts from.
 fn defaults() -> &'static ServerConfig {
