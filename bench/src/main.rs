@@ -8,6 +8,12 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use routeguide_testkit::write_database;
 
+const EXAMPLES: &str = "\
+Examples:
+  route_guide_bench gen-db --features 1000 --seed 7 > db.json
+  taskset -c 1 route_guide_bench suite --server target/debug/route_guide_server --server-cpu 0 --only unary
+  taskset -c 1 route_guide_bench soak --server target/debug/route_guide_server --server-cpu 0 --secs 60";
+
 mod load;
 mod report;
 mod servers;
@@ -16,7 +22,7 @@ mod suite;
 
 /// Benchmarks for routeguide: `make bench` runs `suite`, `make soak` runs `soak`.
 #[derive(Parser)]
-#[command(name = "route_guide_bench", version)]
+#[command(name = "route_guide_bench", version, after_help = EXAMPLES)]
 struct Flags {
     #[command(subcommand)]
     command: Command,
