@@ -19,7 +19,7 @@ use grpcio::{ChannelBuilder, EnvBuilder, Environment, ServerBuilder, ServerCrede
 use grpcio_health::{HealthService, ServingStatus, create_health};
 use log::{info, warn};
 
-use crate::chat::{Chat, ChatBackend, ChatLimits, ChatScope, ChatSetupError};
+use crate::chat::{Chat, ChatLimits, ChatScope, ChatSetupError};
 use crate::proto::create_route_guide;
 use crate::service::RouteGuideService;
 use crate::store::{FeatureStore, LoadError};
@@ -47,12 +47,11 @@ pub struct ServerConfig {
     pub db_path: PathBuf,
     /// Completion-queue threads: the pool that runs every handler.
     pub threads: usize,
-    /// Whose earlier notes RouteChat sends back: the same call's, or every client's.
+    /// Whose earlier notes RouteChat sends back: the same call's, or every client's, and then
+    /// where they live (this process's memory, or Redis).
     pub chat_scope: ChatScope,
     /// What RouteChat keeps: notes per location, and locations.
     pub chat_limits: ChatLimits,
-    /// Where the shared chat board lives: this process's memory, or Redis (shared scope only).
-    pub chat_backend: ChatBackend,
     /// The largest request message accepted; larger ones get `RESOURCE_EXHAUSTED`.
     pub max_message_bytes: usize,
     /// How many calls one connection may have open at once; more wait for a free slot.
@@ -77,7 +76,6 @@ impl Default for ServerConfig {
             threads: default_threads(),
             chat_scope: ChatScope::default(),
             chat_limits: ChatLimits::default(),
-            chat_backend: ChatBackend::default(),
             // gRPC's own default for a received message.
             max_message_bytes: 4 * 1024 * 1024,
             max_concurrent_streams: 1000,
@@ -118,8 +116,8 @@ impl RouteGuideServer {
                 .name_prefix("routeguide-cq")
                 .build(),
         );
-        let chat = Chat::with_backend(config.chat_scope, config.chat_limits, &config.chat_backend)
-            .map_err(ServerError::Chat)?;
+        let chat =
+            Chat::start(&config.chat_scope, config.chat_limits).map_err(ServerError::Chat)?;
         let service = RouteGuideService::new(store, chat);
         let limits = ChannelBuilder::new(Arc::clone(&env))
             .max_receive_message_len(clamp_to_i32(config.max_message_bytes))
@@ -203,7 +201,7 @@ pub fn run(config: &ServerConfig, shutdown: impl Future<Output = ()>) -> Result<
         write_port_file(path, server.port()).map_err(|e| ServerError::PortFile(path.clone(), e))?;
     }
     info!(
-        "RouteGuide listening on {} (port {}), {}, {} completion-queue threads, chat scope {} in {}",
+        "RouteGuide listening on {} (port {}), {}, {} completion-queue threads, chat scope {}",
         config.addr,
         server.port(),
         match &config.tls {
@@ -212,8 +210,7 @@ pub fn run(config: &ServerConfig, shutdown: impl Future<Output = ()>) -> Result<
             Some(_) => "TLS",
         },
         config.threads.max(1),
-        config.chat_scope,
-        config.chat_backend
+        config.chat_scope
     );
     futures::executor::block_on(shutdown);
     info!(

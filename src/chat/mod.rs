@@ -28,34 +28,25 @@ pub(crate) use self::board::ChatBoard;
 pub(crate) use self::redis::redacted;
 pub use self::redis::{RedisBoard, RedisSetupError};
 
-/// Whose notes a RouteChat call sees; written `stream` or `shared`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// Whose notes a RouteChat call sees, and where notes shared between calls live. Only shared
+/// notes have a backend: a Redis board for per-call notes cannot even be written down.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum ChatScope {
-    /// Only the notes sent earlier on the same call.
+    /// Only the notes sent earlier on the same call, kept with the call.
     #[default]
     Stream,
-    /// The notes sent earlier by every client of this server.
-    Shared,
-}
-
-impl FromStr for ChatScope {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, String> {
-        match text {
-            "stream" => Ok(ChatScope::Stream),
-            "shared" => Ok(ChatScope::Shared),
-            _ => Err(format!("`{text}` is neither `stream` nor `shared`")),
-        }
-    }
+    /// The notes sent earlier by every client, kept in this backend (by every replica pointed
+    /// at it, for Redis).
+    Shared(ChatBackend),
 }
 
 impl fmt::Display for ChatScope {
+    /// `stream`, or `shared in` and the backend (a Redis password hidden).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ChatScope::Stream => "stream",
-            ChatScope::Shared => "shared",
-        })
+        match self {
+            ChatScope::Stream => f.write_str("stream"),
+            ChatScope::Shared(backend) => write!(f, "shared in {backend}"),
+        }
     }
 }
 
@@ -156,8 +147,6 @@ impl std::error::Error for ChatUnavailable {}
 /// Why RouteChat could not be set up.
 #[derive(Debug)]
 pub enum ChatSetupError {
-    /// `--chat-backend redis://...` without `--chat-scope shared`.
-    RedisNeedsSharedScope,
     /// The Redis backend could not be reached or prepared.
     Redis(RedisSetupError),
 }
@@ -165,10 +154,6 @@ pub enum ChatSetupError {
 impl fmt::Display for ChatSetupError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ChatSetupError::RedisNeedsSharedScope => f.write_str(
-                "a Redis chat backend holds the notes every client shares: it needs \
-                 --chat-scope shared",
-            ),
             ChatSetupError::Redis(e) => e.fmt(f),
         }
     }
@@ -177,7 +162,6 @@ impl fmt::Display for ChatSetupError {
 impl std::error::Error for ChatSetupError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            ChatSetupError::RedisNeedsSharedScope => None,
             // Shown as its own message (see Display): its cause comes next.
             ChatSetupError::Redis(e) => e.source(),
         }
@@ -219,40 +203,26 @@ impl SharedBoard {
 /// board at all, only the limits each call's own board is made with.
 #[derive(Clone)]
 pub(crate) enum Chat {
-    /// [`ChatScope::Stream`]: each call gets a board of its own, within these limits.
+    /// Per-stream scope: each call gets a board of its own, within these limits.
     PerStream(ChatLimits),
-    /// [`ChatScope::Shared`]: every call posts to this board.
+    /// Shared scope: every call posts to this board.
     Shared(SharedBoard),
 }
 
 impl Chat {
-    /// RouteChat with its shared board (if any) in memory.
-    pub(crate) fn new(scope: ChatScope, limits: ChatLimits) -> Self {
-        match scope {
-            ChatScope::Stream => Chat::PerStream(limits),
-            ChatScope::Shared => Chat::Shared(SharedBoard::Memory(Arc::new(Mutex::new(
-                ChatBoard::new(limits),
-            )))),
-        }
-    }
-
-    /// RouteChat with its shared board in `backend`: for Redis, this connects and checks that
+    /// RouteChat in `scope` within `limits`: for a Redis backend, this connects and checks that
     /// Redis answers before the server starts.
-    pub(crate) fn with_backend(
-        scope: ChatScope,
-        limits: ChatLimits,
-        backend: &ChatBackend,
-    ) -> Result<Self, ChatSetupError> {
-        match (backend, scope) {
-            (ChatBackend::Memory, _) => Ok(Chat::new(scope, limits)),
-            (ChatBackend::Redis(_), ChatScope::Stream) => {
-                Err(ChatSetupError::RedisNeedsSharedScope)
+    pub(crate) fn start(scope: &ChatScope, limits: ChatLimits) -> Result<Self, ChatSetupError> {
+        let board = match scope {
+            ChatScope::Stream => return Ok(Chat::PerStream(limits)),
+            ChatScope::Shared(ChatBackend::Memory) => {
+                SharedBoard::Memory(Arc::new(Mutex::new(ChatBoard::new(limits))))
             }
-            (ChatBackend::Redis(url), ChatScope::Shared) => {
-                let board = RedisBoard::connect(url, limits).map_err(ChatSetupError::Redis)?;
-                Ok(Chat::Shared(SharedBoard::Redis(Arc::new(board))))
-            }
-        }
+            ChatScope::Shared(ChatBackend::Redis(url)) => SharedBoard::Redis(Arc::new(
+                RedisBoard::connect(url, limits).map_err(ChatSetupError::Redis)?,
+            )),
+        };
+        Ok(Chat::Shared(board))
     }
 
     /// The room a new RouteChat call posts to.
@@ -296,7 +266,7 @@ mod tests {
     #[test]
     fn shared_rooms_see_each_other_and_stream_rooms_do_not() {
         let post = |room: &mut ChatRoom, at, n| block_on(room.post(at, n)).unwrap();
-        let shared = Chat::new(ChatScope::Shared, limits(10, 100));
+        let shared = Chat::start(&ChatScope::Shared(ChatBackend::Memory), limits(10, 100)).unwrap();
         let (at, n) = note(7, "from A");
         post(&mut shared.room(), at, n.clone());
         assert_eq!(
@@ -304,7 +274,7 @@ mod tests {
             ["from A"]
         );
 
-        let private = Chat::new(ChatScope::Stream, limits(10, 100));
+        let private = Chat::start(&ChatScope::Stream, limits(10, 100)).unwrap();
         post(&mut private.room(), at, n.clone());
         assert!(post(&mut private.room(), at, n).is_empty());
     }

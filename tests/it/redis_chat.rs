@@ -32,8 +32,7 @@ fn replica(redis: &RedisProcess, history: usize) -> TestServer {
 
 fn replica_with(redis: &RedisProcess, limits: ChatLimits) -> TestServer {
     let config = ServerConfig {
-        chat_scope: ChatScope::Shared,
-        chat_backend: ChatBackend::Redis(redis.url()),
+        chat_scope: ChatScope::Shared(ChatBackend::Redis(redis.url())),
         chat_limits: limits,
         ..ServerConfig::default()
     };

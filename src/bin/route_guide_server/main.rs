@@ -40,13 +40,13 @@ struct Flags {
 
     /// Whose earlier notes RouteChat sends back: `stream` (only those of the same call, as in
     /// the tutorial) or `shared` (those of every client)
-    #[arg(long, env = "ROUTEGUIDE_CHAT_SCOPE", default_value_t = defaults().chat_scope)]
-    chat_scope: ChatScope,
+    #[arg(long, env = "ROUTEGUIDE_CHAT_SCOPE", value_enum, default_value_t = Scope::of(&defaults().chat_scope))]
+    chat_scope: Scope,
 
     /// Where the shared chat board lives: `memory` (this process) or `redis://HOST:PORT[/DB]`,
     /// shared by every server pointed at that Redis and kept across their restarts (needs
     /// --chat-scope shared)
-    #[arg(long, env = "ROUTEGUIDE_CHAT_BACKEND", hide_env_values = true, default_value_t = defaults().chat_backend.clone())]
+    #[arg(long, env = "ROUTEGUIDE_CHAT_BACKEND", hide_env_values = true, default_value_t = ChatBackend::default())]
     chat_backend: ChatBackend,
 
     /// Notes kept per location by RouteChat; the oldest is dropped beyond it
@@ -100,6 +100,46 @@ Examples:
   ROUTEGUIDE_ADDR=[::]:8080 ROUTEGUIDE_DB=/data/db.json route_guide_server
   route_guide_server --tls-cert server.pem --tls-key server.key --tls-client-ca ca.pem";
 
+/// `--chat-scope`: the library's [`ChatScope`] without its backend, which `--chat-backend` names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Scope {
+    Stream,
+    Shared,
+}
+
+impl Scope {
+    fn of(scope: &ChatScope) -> Self {
+        match scope {
+            ChatScope::Stream => Scope::Stream,
+            ChatScope::Shared(_) => Scope::Shared,
+        }
+    }
+}
+
+/// `--chat-scope` and `--chat-backend` as one [`ChatScope`]: a backend holds shared notes only.
+fn chat_scope(scope: Scope, backend: ChatBackend) -> Result<ChatScope, FlagError> {
+    match (scope, backend) {
+        (Scope::Shared, backend) => Ok(ChatScope::Shared(backend)),
+        (Scope::Stream, ChatBackend::Memory) => Ok(ChatScope::Stream),
+        (Scope::Stream, ChatBackend::Redis(_)) => Err(FlagError(
+            "a Redis chat backend holds the notes every client shares: it needs --chat-scope \
+             shared",
+        )),
+    }
+}
+
+/// Flags that parse one by one but do not go together.
+#[derive(Debug)]
+struct FlagError(&'static str);
+
+impl std::fmt::Display for FlagError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl std::error::Error for FlagError {}
+
 /// The library's defaults, which every flag shows and starts from.
 fn defaults() -> &'static ServerConfig {
     static DEFAULTS: LazyLock<ServerConfig> = LazyLock::new(ServerConfig::default);
@@ -126,12 +166,14 @@ fn main() -> ExitCode {
     let flags = Flags::parse();
     routeguide::init_logging("info");
     let outcome = config(flags).and_then(|config| {
-        routeguide::termination_signal().and_then(|signal| routeguide::serve(&config, signal))
+        routeguide::termination_signal()
+            .and_then(|signal| routeguide::serve(&config, signal))
+            .map_err(Into::into)
     });
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("route_guide_server: error: {}", routeguide::describe(&e));
+            eprintln!("route_guide_server: error: {}", routeguide::describe(&*e));
             ExitCode::FAILURE
         }
     }
@@ -139,7 +181,7 @@ fn main() -> ExitCode {
 
 /// The flags as a [`ServerConfig`]: one line per field. No `..ServerConfig::default()` at the
 /// end, so that a new field the flags forget is a compile error here.
-fn config(flags: Flags) -> Result<ServerConfig, ServerError> {
+fn config(flags: Flags) -> Result<ServerConfig, Box<dyn std::error::Error>> {
     let tls = match (&flags.tls_cert, &flags.tls_key) {
         (Some(cert), Some(key)) => Some(
             ServerTls::from_files(cert, key, flags.tls_client_ca.as_deref())
@@ -153,8 +195,7 @@ fn config(flags: Flags) -> Result<ServerConfig, ServerError> {
         threads: flags
             .threads
             .map_or_else(routeguide::default_threads, usize::from),
-        chat_scope: flags.chat_scope,
-        chat_backend: flags.chat_backend,
+        chat_scope: chat_scope(flags.chat_scope, flags.chat_backend)?,
         chat_limits: ChatLimits {
             history_per_location: flags.chat_history,
             locations: flags.chat_locations,

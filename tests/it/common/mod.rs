@@ -12,7 +12,7 @@ use std::time::Duration;
 use grpcio::RpcStatusCode;
 use routeguide::FeatureStore;
 use routeguide::{CallError, RouteGuideClient};
-use routeguide::{ChatLimits, ChatScope};
+use routeguide::{ChatBackend, ChatLimits, ChatScope};
 use routeguide::{RouteGuideServer, ServerConfig};
 use routeguide_testkit::standard_db;
 
@@ -31,7 +31,7 @@ impl TestServer {
     /// The standard features with RouteChat shared between calls.
     pub fn start_shared_chat(history: usize) -> Self {
         let config = ServerConfig {
-            chat_scope: ChatScope::Shared,
+            chat_scope: ChatScope::Shared(ChatBackend::Memory),
             chat_limits: ChatLimits {
                 history_per_location: history,
                 ..ChatLimits::default()
