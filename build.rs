@@ -1,10 +1,10 @@
 //! Generates the Rust code for the protos into `OUT_DIR`: for `proto/route_guide.proto`, the
 //! protobuf messages (`route_guide.rs`) and the grpcio client stub, service trait and
 //! `create_route_guide` (`route_guide_grpc.rs`); likewise for server reflection (`reflection.rs`,
-//! `reflection_grpc.rs`); the messages of gRPC's richer error model (`status.rs`,
-//! `error_details.rs`); and, for server reflection to serve, the descriptors of every proto the
-//! server offers, health's included (`descriptors.bin`, a serialized `FileDescriptorSet`). The
-//! protos are parsed in pure Rust, so no `protoc` is needed.
+//! `reflection_grpc.rs`) and the standard health service (`health.rs`, `health_grpc.rs`); the
+//! messages of gRPC's richer error model (`status.rs`, `error_details.rs`); and, for server
+//! reflection to serve, the descriptors of every proto the server offers (`descriptors.bin`, a
+//! serialized `FileDescriptorSet`). The protos are parsed in pure Rust, so no `protoc` is needed.
 
 use std::error::Error;
 use std::fs;
@@ -17,9 +17,10 @@ use protobuf3::Message as _;
 const PROTO_DIR: &str = "proto";
 /// The protos of the services this crate implements: their messages and grpcio glue are
 /// generated, and reflection describes them.
-const SERVICES: [&str; 2] = [
+const SERVICES: [&str; 3] = [
     "proto/route_guide.proto",
     "proto/grpc/reflection/v1alpha/reflection.proto",
+    "proto/grpc/health/v1/health.proto",
 ];
 /// Protos of messages only, generated for the status details of gRPC's richer error model. They
 /// define no service, so reflection does not offer them.
@@ -27,16 +28,14 @@ const MESSAGES: [&str; 2] = [
     "proto/google/rpc/status.proto",
     "proto/google/rpc/error_details.proto",
 ];
-/// Protos only described to reflection clients: their services come from crates.
-const DESCRIBED_ONLY: [&str; 1] = ["proto/grpc/health/v1/health.proto"];
 
 fn main() -> Result<(), Box<dyn Error>> {
-    for file in SERVICES.iter().chain(&MESSAGES).chain(&DESCRIBED_ONLY) {
+    for file in SERVICES.iter().chain(&MESSAGES) {
         println!("cargo:rerun-if-changed={file}");
     }
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
 
-    let described = parser(SERVICES.iter().chain(&DESCRIBED_ONLY))
+    let described = parser(&SERVICES)
         .file_descriptor_set()
         .map_err(cannot_parse)?;
     fs::write(out_dir.join("descriptors.bin"), described.write_to_bytes()?)?;

@@ -68,6 +68,7 @@
 //! * `chat`: RouteChat's notes, per call or shared (in memory or in Redis), with bounded history.
 //! * `status`: reasons for an error, carried in a status's details (gRPC's richer error model).
 //! * `service`: the four RPCs' semantics, and the mapping of bad input to gRPC statuses.
+//! * `health`: the standard health service, and its switch to NOT_SERVING at shutdown.
 //! * `reflection`: gRPC server reflection, from the descriptors compiled in.
 //! * `server`: running the service: threads, port, signals and graceful shutdown.
 //! * `tls`: TLS and mutual TLS settings from PEM files.
@@ -80,6 +81,7 @@
 mod chat;
 mod client;
 mod geo;
+mod health;
 pub mod proto;
 mod random;
 mod reflection;

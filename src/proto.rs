@@ -1,9 +1,9 @@
 //! The code generated from `proto/route_guide.proto` by `build.rs`: the messages (`Point`,
 //! `Rectangle`, `Feature`, `RouteNote`, `RouteSummary`) and the grpcio service glue (the
 //! `RouteGuide` trait, `create_route_guide` and the raw `RouteGuideClient` stub); likewise for
-//! server reflection and for the `google.rpc` messages of error details. Nothing here is
-//! written by hand but the re-exports and the small constructors that keep call sites short.
-//! Lints are off for the generated modules: their style is the generators'.
+//! server reflection, for the standard health service and for the `google.rpc` messages of error
+//! details. Nothing here is written by hand but the re-exports and the small constructors that
+//! keep call sites short. Lints are off for the generated modules: their style is the generators'.
 
 #[allow(warnings, clippy::all, clippy::pedantic)]
 pub mod route_guide {
@@ -25,6 +25,19 @@ pub mod reflection {
 #[allow(warnings, clippy::all, clippy::pedantic)]
 pub(crate) mod reflection_grpc {
     include!(concat!(env!("OUT_DIR"), "/reflection_grpc.rs"));
+}
+
+/// The standard health-checking protocol (`grpc.health.v1`): its messages, and a client for
+/// probes that ask this server whether it serves.
+#[allow(warnings, clippy::all, clippy::pedantic)]
+pub mod health {
+    include!(concat!(env!("OUT_DIR"), "/health.rs"));
+    pub use super::health_grpc::HealthClient;
+}
+
+#[allow(warnings, clippy::all, clippy::pedantic)]
+pub(crate) mod health_grpc {
+    include!(concat!(env!("OUT_DIR"), "/health_grpc.rs"));
 }
 
 /// `google.rpc.Status`, which carries a failed call's details (see `status.rs`).
