@@ -18,9 +18,8 @@ use grpcio::{
 };
 use log::debug;
 
-use crate::proto::health::{
-    HealthCheckRequest, HealthCheckResponse, HealthCheckResponse_ServingStatus as ServingStatus,
-};
+use crate::proto::health::health_check_response::ServingStatus;
+use crate::proto::health::{HealthCheckRequest, HealthCheckResponse};
 use crate::proto::health_grpc::{Health, create_health};
 
 /// The health service. grpcio clones it once per completion queue and method; the clones share
@@ -86,12 +85,12 @@ impl Health for HealthService {
         request: HealthCheckRequest,
         sink: UnarySink<HealthCheckResponse>,
     ) {
-        let status = self.board().statuses.get(request.get_service()).copied();
+        let status = self.board().statuses.get(&request.service).copied();
         ctx.spawn(async move {
             let sent = match status {
                 Some(status) => sink.success(response(status)).await,
                 None => {
-                    let unknown = format!("unknown service {:?}", request.get_service());
+                    let unknown = format!("unknown service {:?}", request.service);
                     sink.fail(RpcStatus::with_message(RpcStatusCode::NOT_FOUND, unknown))
                         .await
                 }
@@ -113,7 +112,7 @@ impl Health for HealthService {
             let mut board = self.board();
             let now = board
                 .statuses
-                .get(request.get_service())
+                .get(&request.service)
                 .copied()
                 .unwrap_or(ServingStatus::SERVICE_UNKNOWN);
             // The receiver is alive until the future below ends, so this cannot fail.
@@ -137,7 +136,8 @@ impl Health for HealthService {
 }
 
 fn response(status: ServingStatus) -> HealthCheckResponse {
-    let mut response = HealthCheckResponse::new();
-    response.set_status(status);
-    response
+    HealthCheckResponse {
+        status: status.into(),
+        ..HealthCheckResponse::default()
+    }
 }

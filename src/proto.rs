@@ -4,6 +4,12 @@
 //! server reflection, for the standard health service and for the `google.rpc` messages of error
 //! details. Nothing here is written by hand but the re-exports and the small constructors that
 //! keep call sites short. Lints are off for the generated modules: their style is the generators'.
+//!
+//! The messages are protobuf 3's: plain structs with public fields. A message-typed field is a
+//! [`MessageField`], which reads as the type's default when the sender left it out (as
+//! `&note.location` does) and says whether it was sent (`note.location.as_ref()`).
+
+use protobuf::MessageField;
 
 #[allow(warnings, clippy::all, clippy::pedantic)]
 pub mod route_guide {
@@ -57,32 +63,36 @@ pub use route_guide_grpc::{RouteGuide, create_route_guide};
 
 /// A point from E7 coordinates (degrees x 10^7).
 pub fn point(latitude: i32, longitude: i32) -> Point {
-    let mut p = Point::new();
-    p.set_latitude(latitude);
-    p.set_longitude(longitude);
-    p
+    Point {
+        latitude,
+        longitude,
+        ..Point::default()
+    }
 }
 
 /// A rectangle from two opposite corners.
 pub fn rectangle(lo: Point, hi: Point) -> Rectangle {
-    let mut r = Rectangle::new();
-    r.set_lo(lo);
-    r.set_hi(hi);
-    r
+    Rectangle {
+        lo: MessageField::some(lo),
+        hi: MessageField::some(hi),
+        ..Rectangle::default()
+    }
 }
 
 /// A feature called `name` at `location`.
 pub fn feature(name: impl Into<String>, location: Point) -> Feature {
-    let mut f = Feature::new();
-    f.set_name(name.into());
-    f.set_location(location);
-    f
+    Feature {
+        name: name.into(),
+        location: MessageField::some(location),
+        ..Feature::default()
+    }
 }
 
 /// A chat note saying `message` at `location`.
 pub fn route_note(location: Point, message: impl Into<String>) -> RouteNote {
-    let mut n = RouteNote::new();
-    n.set_location(location);
-    n.set_message(message.into());
-    n
+    RouteNote {
+        location: MessageField::some(location),
+        message: message.into(),
+        ..RouteNote::default()
+    }
 }

@@ -42,7 +42,7 @@ fn undecodable_requests_are_refused_by_every_method() {
         .unwrap();
     let replies = raw.call(&GET_FEATURE, valid).unwrap();
     let feature = Feature::parse_from_bytes(&replies[0]).unwrap();
-    assert!(feature.get_name().starts_with("Berkshire Valley"));
+    assert!(feature.name.starts_with("Berkshire Valley"));
     assert!(server.client().get_feature(proto::point(0, 0)).is_ok());
 }
 
