@@ -202,7 +202,9 @@ fn renamed_package(file: &FileDescriptorProto, from: &str, to: &str) -> FileDesc
     file.set_name(renamed_file);
     file.set_package(to.to_string());
     for message in &mut file.message_type {
-        for field in &mut message.field {
+        // Only fields of message and enum types have a type name: one set on a scalar field, even
+        // empty, makes the descriptor invalid to other implementations.
+        for field in message.field.iter_mut().filter(|f| f.has_type_name()) {
             let renamed = rename(field.type_name());
             field.set_type_name(renamed);
         }
@@ -403,6 +405,8 @@ mod tests {
         let text = format!("{v1:?}");
         assert!(!text.contains("v1alpha"), "{text}");
         assert_eq!(v1.package(), "grpc.reflection.v1");
+        // Names are all that changed: renamed back, it is the original.
+        assert_eq!(&renamed_package(&v1, V1_PACKAGE, V1ALPHA_PACKAGE), v1alpha);
         // The server builds its index from it: every type it names must be its own.
         assert!(FileDescriptor::new_dynamic(v1, &[]).is_ok());
     }
