@@ -86,8 +86,7 @@ impl Index {
             .iter()
             .flat_map(|file| {
                 file.services()
-                    .map(|service| qualified(file.package(), service.proto().name()))
-                    .collect::<Vec<_>>()
+                    .map(move |service| qualified(file.package(), service.proto().name()))
             })
             .collect()
     }
