@@ -41,7 +41,7 @@ impl Coordinates {
 
     /// The coordinates of a point received over the wire, checked.
     pub fn from_point(point: &Point) -> Result<Self, CoordinateError> {
-        Coordinates::new(point.get_latitude(), point.get_longitude())
+        Coordinates::new(point.latitude, point.longitude)
     }
 
     /// The latitude in E7 units, within ±90°.
@@ -86,8 +86,8 @@ impl fmt::Display for Degrees<'_> {
         write!(
             f,
             "{}, {}",
-            degrees(self.0.get_latitude()),
-            degrees(self.0.get_longitude())
+            degrees(self.0.latitude),
+            degrees(self.0.longitude)
         )
     }
 }

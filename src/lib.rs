@@ -26,22 +26,22 @@
 //!
 //! // GetFeature. Sync: blocks until the answer is here.
 //! let feature = client.get_feature(proto::point(409_146_138, -746_188_906))?;
-//! println!("{}", feature.get_name());
+//! println!("{}", feature.name);
 //! // Future: starts now; the answer is collected later.
 //! let pending = client.get_feature_future(proto::point(0, 0));
-//! assert!(pending.wait()?.get_name().is_empty());
+//! assert!(pending.wait()?.name.is_empty());
 //!
 //! // ListFeatures: an iterator (sync) or a stream (future) of features, as they arrive.
 //! let area = proto::rectangle(proto::point(400_000_000, -750_000_000), proto::point(420_000_000, -730_000_000));
 //! for feature in client.list_features(area.clone()) {
-//!     println!("{}", feature?.get_name());
+//!     println!("{}", feature?.name);
 //! }
 //! let count = futures::executor::block_on(client.list_features_stream(area).count());
 //!
 //! // RecordRoute: any iterator of points, taken lazily (it may sleep between points).
 //! let route = (1..=4).map(|step| proto::point(step * 1000, step * 1000));
 //! let summary = client.record_route(route.clone())?;
-//! assert_eq!(summary.get_distance(), 47);
+//! assert_eq!(summary.distance, 47);
 //! let summary = client.record_route_future(route).wait()?;
 //!
 //! // RouteChat: notes go out while replies come in.
@@ -50,7 +50,7 @@
 //!     proto::route_note(proto::point(0, 0), "Second message"),
 //! ];
 //! for reply in client.route_chat(notes) {
-//!     println!("earlier note: {}", reply?.get_message());
+//!     println!("earlier note: {}", reply?.message);
 //! }
 //! # Ok::<(), routeguide::CallError>(())
 //! ```
@@ -68,6 +68,7 @@
 //! * `chat`: RouteChat's notes, per call or shared (in memory or in Redis), with bounded history.
 //! * `status`: reasons for an error, carried in a status's details (gRPC's richer error model).
 //! * `service`: the four RPCs' semantics, and the mapping of bad input to gRPC statuses.
+//! * `health`: the standard health service, and its switch to NOT_SERVING at shutdown.
 //! * `reflection`: gRPC server reflection, from the descriptors compiled in.
 //! * `server`: running the service: threads, port, signals and graceful shutdown.
 //! * `tls`: TLS and mutual TLS settings from PEM files.
@@ -80,6 +81,7 @@
 mod chat;
 mod client;
 mod geo;
+mod health;
 pub mod proto;
 mod random;
 mod reflection;

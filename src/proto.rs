@@ -1,9 +1,15 @@
 //! The code generated from `proto/route_guide.proto` by `build.rs`: the messages (`Point`,
 //! `Rectangle`, `Feature`, `RouteNote`, `RouteSummary`) and the grpcio service glue (the
 //! `RouteGuide` trait, `create_route_guide` and the raw `RouteGuideClient` stub); likewise for
-//! server reflection and for the `google.rpc` messages of error details. Nothing here is
-//! written by hand but the re-exports and the small constructors that keep call sites short.
-//! Lints are off for the generated modules: their style is the generators'.
+//! server reflection, for the standard health service and for the `google.rpc` messages of error
+//! details. Nothing here is written by hand but the re-exports and the small constructors that
+//! keep call sites short. Lints are off for the generated modules: their style is the generators'.
+//!
+//! The messages are protobuf 3's: plain structs with public fields. A message-typed field is a
+//! [`MessageField`], which reads as the type's default when the sender left it out (as
+//! `&note.location` does) and says whether it was sent (`note.location.as_ref()`).
+
+use protobuf::MessageField;
 
 #[allow(warnings, clippy::all, clippy::pedantic)]
 pub mod route_guide {
@@ -27,6 +33,19 @@ pub(crate) mod reflection_grpc {
     include!(concat!(env!("OUT_DIR"), "/reflection_grpc.rs"));
 }
 
+/// The standard health-checking protocol (`grpc.health.v1`): its messages, and a client for
+/// probes that ask this server whether it serves.
+#[allow(warnings, clippy::all, clippy::pedantic)]
+pub mod health {
+    include!(concat!(env!("OUT_DIR"), "/health.rs"));
+    pub use super::health_grpc::HealthClient;
+}
+
+#[allow(warnings, clippy::all, clippy::pedantic)]
+pub(crate) mod health_grpc {
+    include!(concat!(env!("OUT_DIR"), "/health_grpc.rs"));
+}
+
 /// `google.rpc.Status`, which carries a failed call's details (see `status.rs`).
 #[allow(warnings, clippy::all, clippy::pedantic)]
 pub(crate) mod rpc_status {
@@ -44,32 +63,36 @@ pub use route_guide_grpc::{RouteGuide, create_route_guide};
 
 /// A point from E7 coordinates (degrees x 10^7).
 pub fn point(latitude: i32, longitude: i32) -> Point {
-    let mut p = Point::new();
-    p.set_latitude(latitude);
-    p.set_longitude(longitude);
-    p
+    Point {
+        latitude,
+        longitude,
+        ..Point::default()
+    }
 }
 
 /// A rectangle from two opposite corners.
 pub fn rectangle(lo: Point, hi: Point) -> Rectangle {
-    let mut r = Rectangle::new();
-    r.set_lo(lo);
-    r.set_hi(hi);
-    r
+    Rectangle {
+        lo: MessageField::some(lo),
+        hi: MessageField::some(hi),
+        ..Rectangle::default()
+    }
 }
 
 /// A feature called `name` at `location`.
 pub fn feature(name: impl Into<String>, location: Point) -> Feature {
-    let mut f = Feature::new();
-    f.set_name(name.into());
-    f.set_location(location);
-    f
+    Feature {
+        name: name.into(),
+        location: MessageField::some(location),
+        ..Feature::default()
+    }
 }
 
 /// A chat note saying `message` at `location`.
 pub fn route_note(location: Point, message: impl Into<String>) -> RouteNote {
-    let mut n = RouteNote::new();
-    n.set_location(location);
-    n.set_message(message.into());
-    n
+    RouteNote {
+        location: MessageField::some(location),
+        message: message.into(),
+        ..RouteNote::default()
+    }
 }

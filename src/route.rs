@@ -37,13 +37,14 @@ impl RouteRecorder {
     /// The summary sent to the client. Counts and distance saturate at `i32::MAX`, the largest
     /// value the wire format carries; the elapsed time is in whole seconds, truncated.
     pub(crate) fn summary(&self, elapsed: Duration) -> RouteSummary {
-        let mut summary = RouteSummary::new();
-        summary.set_point_count(saturate(self.point_count));
-        summary.set_feature_count(saturate(self.feature_count));
-        // `as` truncates toward zero and saturates at i32::MAX, which is what we want.
-        summary.set_distance(self.distance_m as i32);
-        summary.set_elapsed_time(saturate(elapsed.as_secs()));
-        summary
+        RouteSummary {
+            point_count: saturate(self.point_count),
+            feature_count: saturate(self.feature_count),
+            // `as` truncates toward zero and saturates at i32::MAX, which is what we want.
+            distance: self.distance_m as i32,
+            elapsed_time: saturate(elapsed.as_secs()),
+            ..RouteSummary::default()
+        }
     }
 }
 
@@ -72,10 +73,10 @@ mod tests {
             recorder.record(c(step, step), i % 2 == 0);
         }
         let summary = recorder.summary(Duration::from_millis(2_999));
-        assert_eq!(summary.get_point_count(), 4);
-        assert_eq!(summary.get_feature_count(), 2);
+        assert_eq!(summary.point_count, 4);
+        assert_eq!(summary.feature_count, 2);
         // Each leg is about 15.7 m: truncating per leg would give 45.
-        assert_eq!(summary.get_distance(), 47);
-        assert_eq!(summary.get_elapsed_time(), 2);
+        assert_eq!(summary.distance, 47);
+        assert_eq!(summary.elapsed_time, 2);
     }
 }

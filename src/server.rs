@@ -16,10 +16,10 @@ use std::thread;
 use std::time::Duration;
 
 use grpcio::{ChannelBuilder, EnvBuilder, Environment, ServerBuilder, ServerCredentials};
-use grpcio_health::{HealthService, ServingStatus, create_health};
 use log::{info, warn};
 
 use crate::chat::{Chat, ChatLimits, ChatScope, ChatSetupError};
+use crate::health::HealthService;
 use crate::proto::create_route_guide;
 use crate::service::RouteGuideService;
 use crate::store::{FeatureStore, LoadError};
@@ -123,15 +123,12 @@ impl RouteGuideServer {
             .max_receive_message_len(clamp_to_i32(config.max_message_bytes))
             .max_concurrent_stream(clamp_to_i32(config.max_concurrent_streams as usize))
             .build_args();
-        let health = HealthService::default();
-        for name in ["", SERVICE_NAME] {
-            health.set_serving_status(name, ServingStatus::Serving);
-        }
+        let health = HealthService::serving(&["", SERVICE_NAME]);
         let builder = ServerBuilder::new(Arc::clone(&env))
             .requests_slot_per_cq(REQUEST_SLOTS_PER_THREAD)
             .channel_args(limits)
             .register_service(create_route_guide(service))
-            .register_service(create_health(health.clone()));
+            .register_service(health.service());
         let builder = crate::reflection::services()
             .into_iter()
             .fold(builder, ServerBuilder::register_service);

@@ -184,27 +184,27 @@ fn coordinates(point: &Point, field: impl Display) -> Result<Coordinates, RpcSta
 
 /// The rectangle's corners, checked and put in order.
 fn bounds(rectangle: &Rectangle) -> Result<Bounds, RpcStatus> {
-    if !rectangle.has_lo() {
+    let Some(lo) = rectangle.lo.as_ref() else {
         return Err(invalid_argument("rectangle", "lo is missing"));
-    }
-    if !rectangle.has_hi() {
+    };
+    let Some(hi) = rectangle.hi.as_ref() else {
         return Err(invalid_argument("rectangle", "hi is missing"));
-    }
-    let lo = coordinates(rectangle.get_lo(), "rectangle.lo")?;
-    let hi = coordinates(rectangle.get_hi(), "rectangle.hi")?;
+    };
+    let lo = coordinates(lo, "rectangle.lo")?;
+    let hi = coordinates(hi, "rectangle.hi")?;
     Ok(Bounds::from_corners(lo, hi))
 }
 
 /// Where the `number`th note of a chat was left.
 fn note_location(note: &RouteNote, number: u64) -> Result<Coordinates, RpcStatus> {
-    if !note.has_location() {
+    let Some(location) = note.location.as_ref() else {
         return Err(invalid_argument(
             format_args!("note {number} of the chat"),
             "location is missing",
         ));
-    }
+    };
     coordinates(
-        note.get_location(),
+        location,
         format_args!("note {number} of the chat: location"),
     )
 }

@@ -10,7 +10,7 @@
 
 use grpcio::{RpcStatus, RpcStatusCode};
 use protobuf::Message;
-use protobuf::well_known_types::Any;
+use protobuf::well_known_types::any::Any;
 
 use crate::proto::rpc_error_details::ErrorInfo;
 use crate::proto::rpc_status::Status;
@@ -29,15 +29,19 @@ pub const CHAT_STORE_UNAVAILABLE: &str = "CHAT_STORE_UNAVAILABLE";
 /// constants). Should the details fail to serialize, the status goes without them: the code and
 /// message still say what happened.
 pub(crate) fn with_reason(code: RpcStatusCode, message: String, reason: &str) -> RpcStatus {
-    let mut info = ErrorInfo::new();
-    info.set_reason(reason.to_string());
-    info.set_domain(ERROR_DOMAIN.to_string());
+    let info = ErrorInfo {
+        reason: reason.to_string(),
+        domain: ERROR_DOMAIN.to_string(),
+        ..ErrorInfo::default()
+    };
     let details = Any::pack(&info).and_then(|info| {
-        let mut status = Status::new();
         // The rich error model repeats the call's own code and message in its Status.
-        status.set_code(code.into());
-        status.set_message(message.clone());
-        status.mut_details().push(info);
+        let status = Status {
+            code: code.into(),
+            message: message.clone(),
+            details: vec![info],
+            ..Status::default()
+        };
         status.write_to_bytes()
     });
     match details {
@@ -55,11 +59,11 @@ pub(crate) fn reason(status: &RpcStatus) -> Option<String> {
     }
     let status = Status::parse_from_bytes(status.details()).ok()?;
     status
-        .get_details()
+        .details
         .iter()
         .filter_map(|detail| detail.unpack::<ErrorInfo>().ok().flatten())
-        .find(|info| info.get_domain() == ERROR_DOMAIN)
-        .map(|mut info| info.take_reason())
+        .find(|info| info.domain == ERROR_DOMAIN)
+        .map(|info| info.reason)
 }
 
 #[cfg(test)]
@@ -67,10 +71,20 @@ mod tests {
     use super::*;
 
     fn status_with(details: &[Any]) -> RpcStatus {
-        let mut status = Status::new();
-        status.set_details(details.to_vec().into());
+        let status = Status {
+            details: details.to_vec(),
+            ..Status::default()
+        };
         let bytes = status.write_to_bytes().unwrap();
         RpcStatus::with_details(RpcStatusCode::UNAVAILABLE, String::new(), bytes)
+    }
+
+    fn error_info(domain: &str) -> ErrorInfo {
+        ErrorInfo {
+            reason: CHAT_STORE_UNAVAILABLE.to_string(),
+            domain: domain.to_string(),
+            ..ErrorInfo::default()
+        }
     }
 
     #[test]
@@ -86,8 +100,8 @@ mod tests {
 
         // The details repeat the code and message, as the rich error model asks.
         let details = Status::parse_from_bytes(sent.details()).unwrap();
-        assert_eq!(details.get_code(), i32::from(RpcStatusCode::UNAVAILABLE));
-        assert_eq!(details.get_message(), "the chat store cannot be reached");
+        assert_eq!(details.code, i32::from(RpcStatusCode::UNAVAILABLE));
+        assert_eq!(details.message, "the chat store cannot be reached");
     }
 
     #[test]
@@ -104,25 +118,21 @@ mod tests {
         assert_eq!(reason(&status), None);
 
         // An Any that says it holds an ErrorInfo, but holds bytes that are not one.
-        let mut broken = Any::new();
-        broken.set_type_url("type.googleapis.com/google.rpc.ErrorInfo".to_string());
-        broken.set_value(vec![0x0f, 0xff]);
+        let broken = Any {
+            type_url: "type.googleapis.com/google.rpc.ErrorInfo".to_string(),
+            value: vec![0x0f, 0xff],
+            ..Any::default()
+        };
         assert_eq!(reason(&status_with(&[broken])), None);
     }
 
     #[test]
     fn only_an_error_info_of_our_domain_gives_a_reason() {
-        let mut theirs = ErrorInfo::new();
-        theirs.set_reason(CHAT_STORE_UNAVAILABLE.to_string());
-        theirs.set_domain("proxy.example.com".to_string());
-        let theirs = Any::pack(&theirs).unwrap();
+        let theirs = Any::pack(&error_info("proxy.example.com")).unwrap();
         let other_type = Any::pack(&Status::new()).unwrap();
         assert_eq!(reason(&status_with(&[theirs.clone(), other_type])), None);
 
-        let mut ours = ErrorInfo::new();
-        ours.set_reason(CHAT_STORE_UNAVAILABLE.to_string());
-        ours.set_domain(ERROR_DOMAIN.to_string());
-        let ours = Any::pack(&ours).unwrap();
+        let ours = Any::pack(&error_info(ERROR_DOMAIN)).unwrap();
         assert_eq!(
             reason(&status_with(&[theirs, ours])).as_deref(),
             Some(CHAT_STORE_UNAVAILABLE),

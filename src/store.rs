@@ -375,7 +375,7 @@ mod tests {
     #[test]
     fn the_first_of_several_features_at_one_point_wins() {
         let s = store(&[(5, 5), (1, 1), (5, 5)]);
-        assert_eq!(s.feature_at(c(5, 5)).unwrap().get_name(), "f0");
+        assert_eq!(s.feature_at(c(5, 5)).unwrap().name, "f0");
         assert!(s.has_feature_at(c(1, 1)));
         assert!(s.feature_at(c(1, 2)).is_none());
     }
@@ -391,7 +391,7 @@ mod tests {
             (s.name(0), s.name(1), s.name(2)),
             ("", "Ünïcode \"quoted\"", "x")
         );
-        assert_eq!(s.feature(1).get_location(), &proto::point(1, 1));
+        assert_eq!(*s.feature(1).location, proto::point(1, 1));
     }
 
     #[test]

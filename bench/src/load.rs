@@ -139,7 +139,7 @@ pub fn list_features(addr: &str, rectangle: Rectangle) -> Result<StreamReport, S
         let (mut features, mut bytes) = (0_u64, 0_u64);
         while let Some(feature) = reading.next().await {
             features += 1;
-            bytes += u64::from(feature?.compute_size());
+            bytes += feature?.compute_size();
         }
         Ok::<_, CallError>((features, bytes))
     })?;
@@ -205,7 +205,7 @@ pub fn record_route(addr: &str, points: &[Point], count: usize) -> Result<RouteR
     let recording = client.record_route_stream(stream::iter(route));
     let summary = on_grpc_thread(&client, recording)?;
     let secs = started.elapsed().as_secs_f64();
-    let received = u64::try_from(summary.get_point_count()).unwrap_or(0);
+    let received = u64::try_from(summary.point_count).unwrap_or(0);
     Ok(RouteReport {
         points: received,
         secs,
@@ -307,14 +307,14 @@ pub fn route_chat(
                     let first =
                         proto::route_note(at.clone(), format!("chat {chat} pair {pair} first"));
                     let second = proto::route_note(at, format!("chat {chat} pair {pair} second"));
-                    let expected = first.get_message().to_string();
+                    let expected = first.message.clone();
                     let _ = notes.send(first).await;
                     let sent = Instant::now();
                     let _ = notes.send(second).await;
                     match received.next().await {
                         Some(Ok(reply)) => {
                             latencies.push(due.unwrap_or(sent).elapsed());
-                            if reply.get_message() == expected {
+                            if reply.message == expected {
                                 correct += 1;
                             }
                         }

@@ -186,7 +186,7 @@ fn work(addr: &str, seed: u64, points: &[Point], stop: &AtomicBool) -> Tally {
             );
         }
         let corner = random_point(&mut rng);
-        let far = proto::point(corner.get_latitude() / 2, corner.get_longitude() / 2);
+        let far = proto::point(corner.latitude / 2, corner.longitude / 2);
         let listed = client
             .list_features(proto::rectangle(corner, far))
             .try_for_each(|f| f.map(drop));

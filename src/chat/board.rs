@@ -17,7 +17,7 @@ use crate::proto::RouteNote;
 
 /// What a note is counted as against [`ChatLimits::max_bytes`]: its text and a fixed overhead.
 fn weight(note: &RouteNote) -> usize {
-    note.get_message().len() + 64
+    note.message.len() + 64
 }
 
 /// Notes of type `T` per location, oldest first, within the count limits of [`ChatLimits`]; the
@@ -213,7 +213,7 @@ pub(super) mod tests {
     }
 
     pub(in crate::chat) fn messages(notes: &[Arc<RouteNote>]) -> Vec<&str> {
-        notes.iter().map(|n| n.get_message()).collect()
+        notes.iter().map(|n| n.message.as_str()).collect()
     }
 
     #[test]

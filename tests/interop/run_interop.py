@@ -586,6 +586,36 @@ def check_reflection(port):
         )
 
 
+def check_reflection_v1(port):
+    """Server reflection under its v1 name, whose descriptor the server derives from v1alpha's:
+    Python's protobuf accepts the file it hands out, and finds the v1 service and types in it."""
+    from google.protobuf.descriptor_pool import DescriptorPool
+    from grpc_reflection.v1alpha import reflection_pb2
+
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        # grpcio-reflection has v1alpha's classes only; v1's messages are the same on the wire.
+        info = channel.stream_stream(
+            "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+            request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
+            response_deserializer=reflection_pb2.ServerReflectionResponse.FromString,
+        )
+        request = reflection_pb2.ServerReflectionRequest(
+            file_containing_symbol="grpc.reflection.v1.ServerReflection"
+        )
+        responses = list(info(iter([request]), timeout=RPC_TIMEOUT))
+    expect_equal(len(responses), 1, "responses to one request")
+    pool = DescriptorPool()
+    for serialized in responses[0].file_descriptor_response.file_descriptor_proto:
+        # Refuses a descriptor that is not valid (a type name on a scalar field, a missing type).
+        pool.AddSerializedFile(serialized)
+    method = pool.FindServiceByName("grpc.reflection.v1.ServerReflection").FindMethodByName(
+        "ServerReflectionInfo"
+    )
+    expect_equal(
+        method.input_type.full_name, "grpc.reflection.v1.ServerReflectionRequest", "input type"
+    )
+
+
 def rust_server_half(report, server_binary, db_path, generated, db):
     """Half (a) against the Rust server binary, which is stopped whatever happens."""
     server = ServerProcess(server_binary, db_path)
@@ -595,6 +625,7 @@ def rust_server_half(report, server_binary, db_path, generated, db):
         run_client_side_checks(report, "rust-server", server.port, generated, db)
         report.check("rust-server: health service answers", check_health, server.port)
         report.check("rust-server: reflection describes RouteGuide", check_reflection, server.port)
+        report.check("rust-server: reflection v1 describes itself", check_reflection_v1, server.port)
     finally:
         status = server.stop()
     report.check(

@@ -145,13 +145,7 @@ fn a_task_on_the_grpc_thread_makes_calls_and_returns_its_output() {
         let ran_on = thread::current().id();
         let mut names = Vec::new();
         for point in [proto::point(409_146_138, -746_188_906), proto::point(0, 0)] {
-            names.push(
-                calling
-                    .get_feature_future(point)
-                    .await?
-                    .get_name()
-                    .to_string(),
-            );
+            names.push(calling.get_feature_future(point).await?.name.to_string());
         }
         Ok::<_, CallError>((ran_on, names))
     }))

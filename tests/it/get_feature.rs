@@ -13,13 +13,10 @@ fn a_known_point_returns_its_feature() {
         .get_feature(proto::point(409_146_138, -746_188_906))
         .unwrap();
     assert_eq!(
-        feature.get_name(),
+        feature.name,
         "Berkshire Valley Management Area Trail, Jefferson, NJ, USA"
     );
-    assert_eq!(
-        feature.get_location(),
-        &proto::point(409_146_138, -746_188_906)
-    );
+    assert_eq!(*feature.location, proto::point(409_146_138, -746_188_906));
 }
 
 #[test]
@@ -30,7 +27,7 @@ fn every_named_entry_is_found_in_both_styles() {
         let at = proto::point(entry.latitude, entry.longitude);
         let sync = client.get_feature(at.clone()).unwrap();
         let future = client.get_feature_future(at).wait().unwrap();
-        assert_eq!(sync.get_name(), entry.name);
+        assert_eq!(sync.name, entry.name);
         assert_eq!(sync, future);
     }
 }
@@ -39,17 +36,20 @@ fn every_named_entry_is_found_in_both_styles() {
 fn an_unknown_point_keeps_its_location() {
     let server = TestServer::start();
     let feature = server.client().get_feature(proto::point(1, -2)).unwrap();
-    assert_eq!(feature.get_name(), "");
-    assert!(feature.has_location(), "the location is set, not left out");
-    assert_eq!(feature.get_location(), &proto::point(1, -2));
+    assert_eq!(feature.name, "");
+    assert!(
+        feature.location.is_some(),
+        "the location is set, not left out"
+    );
+    assert_eq!(*feature.location, proto::point(1, -2));
 }
 
 #[test]
 fn the_origin_is_an_unknown_point_with_its_location_set() {
     let server = TestServer::start();
     let feature = server.client().get_feature(proto::point(0, 0)).unwrap();
-    assert_eq!(feature.get_name(), "");
-    assert!(feature.has_location());
+    assert_eq!(feature.name, "");
+    assert!(feature.location.is_some());
 }
 
 #[test]
@@ -58,7 +58,7 @@ fn coordinate_limits_are_inclusive() {
     let client = server.client();
     for (lat, lon) in [(900_000_000, 1_800_000_000), (-900_000_000, -1_800_000_000)] {
         let feature = client.get_feature(proto::point(lat, lon)).unwrap();
-        assert_eq!(feature.get_location(), &proto::point(lat, lon));
+        assert_eq!(*feature.location, proto::point(lat, lon));
     }
 }
 

@@ -7,8 +7,8 @@ use std::time::Duration;
 use futures::StreamExt;
 use futures::executor::block_on;
 use grpcio::{CallOption, ChannelBuilder, EnvBuilder, RpcStatusCode};
-use grpcio_health::proto::HealthCheckRequest;
-use grpcio_health::{HealthClient, ServingStatus};
+use routeguide::proto::health::health_check_response::ServingStatus;
+use routeguide::proto::health::{HealthCheckRequest, HealthClient};
 
 use crate::common;
 use crate::common::TestServer;
@@ -32,7 +32,7 @@ fn the_server_and_routeguide_are_serving_and_others_unknown() {
     let health = health_client(&server.addr);
     for service in ["", "routeguide.RouteGuide"] {
         let answer = health.check(&request(service)).unwrap();
-        assert_eq!(answer.status, ServingStatus::Serving, "{service:?}");
+        assert_eq!(answer.status, ServingStatus::SERVING.into(), "{service:?}");
     }
     match health.check(&request("routeguide.Nothing")) {
         Err(grpcio::Error::RpcFailure(status)) => {
@@ -49,11 +49,30 @@ fn watchers_hear_not_serving_as_soon_as_shutdown_begins() {
     let option = CallOption::default().timeout(Duration::from_secs(20));
     let mut updates = health.watch_opt(&request(""), option).unwrap();
     let first = block_on(updates.next()).unwrap().unwrap();
-    assert_eq!(first.status, ServingStatus::Serving);
+    assert_eq!(first.status, ServingStatus::SERVING.into());
 
     server.terminate().unwrap();
     // The open watch keeps the server in its grace period, so this arrives while it still runs.
     let next = block_on(updates.next()).unwrap().unwrap();
-    assert_eq!(next.status, ServingStatus::NotServing);
+    assert_eq!(next.status, ServingStatus::NOT_SERVING.into());
     common::process::expect_clean_exit(&mut server);
+}
+
+#[test]
+fn a_watch_of_an_unknown_service_hears_service_unknown_then_not_serving_at_shutdown() {
+    let server = TestServer::start();
+    let health = health_client(&server.addr);
+    let option = CallOption::default().timeout(Duration::from_secs(20));
+    let mut updates = health
+        .watch_opt(&request("routeguide.Nothing"), option)
+        .unwrap();
+    let first = block_on(updates.next()).unwrap().unwrap();
+    assert_eq!(first.status, ServingStatus::SERVICE_UNKNOWN.into());
+
+    // The open watch holds the server in its grace period; the shutdown waits in a thread.
+    let stopping = std::thread::spawn(move || server.shutdown(Duration::from_secs(1)));
+    let next = block_on(updates.next()).unwrap().unwrap();
+    assert_eq!(next.status, ServingStatus::NOT_SERVING.into());
+    drop(updates);
+    stopping.join().unwrap();
 }

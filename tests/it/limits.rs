@@ -53,7 +53,7 @@ fn calls_beyond_the_concurrent_stream_limit_wait_for_a_free_slot() {
             .send(proto::route_note(proto::point(9, 9), "b"))
             .unwrap();
     }
-    assert_eq!(first.next().unwrap().unwrap().get_message(), "a");
+    assert_eq!(first.next().unwrap().unwrap().message, "a");
 
     let hurried = client.with_timeout(Duration::from_millis(500));
     assert_status(

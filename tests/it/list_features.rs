@@ -27,9 +27,9 @@ fn as_entries(features: Vec<Feature>) -> Vec<Entry> {
     features
         .into_iter()
         .map(|f| Entry {
-            name: f.get_name().to_string(),
-            latitude: f.get_location().get_latitude(),
-            longitude: f.get_location().get_longitude(),
+            name: f.name,
+            latitude: f.location.latitude,
+            longitude: f.location.longitude,
         })
         .collect()
 }
@@ -135,10 +135,14 @@ fn an_empty_area_gives_an_empty_stream() {
 fn a_rectangle_without_a_corner_is_an_invalid_argument() {
     let server = TestServer::start();
     let client = server.client();
-    let mut no_hi = Rectangle::new();
-    no_hi.set_lo(proto::point(0, 0));
-    let mut no_lo = Rectangle::new();
-    no_lo.set_hi(proto::point(0, 0));
+    let no_hi = Rectangle {
+        lo: Some(proto::point(0, 0)).into(),
+        ..Rectangle::default()
+    };
+    let no_lo = Rectangle {
+        hi: Some(proto::point(0, 0)).into(),
+        ..Rectangle::default()
+    };
     for (rect, missing) in [(no_hi, "hi is missing"), (no_lo, "lo is missing")] {
         let answer = client.list_features(rect).next().unwrap();
         assert_status(answer, RpcStatusCode::INVALID_ARGUMENT, missing);

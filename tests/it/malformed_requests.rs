@@ -42,7 +42,7 @@ fn undecodable_requests_are_refused_by_every_method() {
         .unwrap();
     let replies = raw.call(&GET_FEATURE, valid).unwrap();
     let feature = Feature::parse_from_bytes(&replies[0]).unwrap();
-    assert!(feature.get_name().starts_with("Berkshire Valley"));
+    assert!(feature.name.starts_with("Berkshire Valley"));
     assert!(server.client().get_feature(proto::point(0, 0)).is_ok());
 }
 
@@ -61,6 +61,36 @@ fn an_undecodable_streamed_message_is_named_in_the_status() {
             "{message}"
         );
     }
+}
+
+/// Unknown fields nested as groups (start and end markers of field 15), `depth` deep.
+fn nested_groups(depth: usize) -> Vec<u8> {
+    let mut groups = vec![0x7b; depth];
+    groups.extend(std::iter::repeat_n(0x7c, depth));
+    groups
+}
+
+/// Where protobuf 3 reads differently from protobuf 2, which refused both of these: a known field
+/// sent with another wire type is kept as an unknown field (as the C++ reference implementation
+/// does), and unknown groups are skipped up to its recursion limit of 100 levels. Such a request
+/// decodes to its defaults; deeper nesting is still refused before any handler runs.
+#[test]
+fn a_field_of_another_wire_type_and_shallow_groups_are_skipped_deep_groups_refused() {
+    let server = TestServer::start();
+    let raw = RawClient::connect(&server.addr);
+    // Field 1 (latitude, a varint) sent length-delimited.
+    let wrong_wire_type = vec![0x0a, 0x01, 0x02];
+    for skipped in [wrong_wire_type, nested_groups(10)] {
+        let replies = raw.call(&GET_FEATURE, skipped.clone()).unwrap();
+        let feature = Feature::parse_from_bytes(&replies[0]).unwrap();
+        assert_eq!(
+            feature,
+            proto::feature("", proto::point(0, 0)),
+            "{skipped:?}"
+        );
+    }
+    let (code, _) = raw.call(&GET_FEATURE, nested_groups(1_000)).unwrap_err();
+    assert_eq!(code, RpcStatusCode::INTERNAL);
 }
 
 /// Payloads no well-behaved client sends, drawn at random around valid messages: random bytes,
@@ -101,13 +131,8 @@ fn hostile_payload(rng: &mut SplitMix64, valid: &[Vec<u8>]) -> Vec<u8> {
             }
             nested
         }
-        _ => {
-            // Deeply nested unknown groups (start and end group markers of field 15).
-            let depth = rng.index(5000);
-            let mut groups = vec![0x7b; depth];
-            groups.extend(std::iter::repeat_n(0x7c, depth));
-            groups
-        }
+        // Unknown groups, within protobuf's recursion limit or far beyond it.
+        _ => nested_groups(rng.index(5000)),
     }
 }
 

@@ -22,10 +22,10 @@ fn reference_route() -> Vec<Point> {
 fn the_reference_route_is_47_metres_long() {
     let server = TestServer::start();
     let summary = server.client().record_route(reference_route()).unwrap();
-    assert_eq!(summary.get_point_count(), 4);
-    assert_eq!(summary.get_feature_count(), 0);
-    assert_eq!(summary.get_distance(), 47);
-    assert_eq!(summary.get_elapsed_time(), 0);
+    assert_eq!(summary.point_count, 4);
+    assert_eq!(summary.feature_count, 0);
+    assert_eq!(summary.distance, 47);
+    assert_eq!(summary.elapsed_time, 0);
 }
 
 #[test]
@@ -39,9 +39,9 @@ fn every_database_entry_counts_as_a_feature_named_or_not() {
         .chain([proto::point(0, 0)])
         .collect();
     let summary = server.client().record_route(route).unwrap();
-    assert_eq!(summary.get_point_count(), 101);
-    assert_eq!(summary.get_feature_count(), 100);
-    assert!(summary.get_distance() > 0);
+    assert_eq!(summary.point_count, 101);
+    assert_eq!(summary.feature_count, 100);
+    assert!(summary.distance > 0);
 }
 
 #[test]
@@ -78,9 +78,9 @@ fn elapsed_time_counts_whole_seconds_from_start_to_end_of_stream() {
         p
     });
     let summary = server.client().record_route(slow_route).unwrap();
-    assert_eq!(summary.get_distance(), 47);
+    assert_eq!(summary.distance, 47);
     // At least the pause; truncated, so only a very slow machine would see 2.
-    assert!((1..=2).contains(&summary.get_elapsed_time()), "{summary:?}");
+    assert!((1..=2).contains(&summary.elapsed_time), "{summary:?}");
 }
 
 #[test]
@@ -94,8 +94,8 @@ fn the_future_style_returns_before_the_route_is_produced() {
     }
     drop(points_tx);
     let summary = pending.wait().unwrap();
-    assert_eq!(summary.get_point_count(), 4);
-    assert_eq!(summary.get_distance(), 47);
+    assert_eq!(summary.point_count, 4);
+    assert_eq!(summary.distance, 47);
 }
 
 #[test]
@@ -113,13 +113,7 @@ fn an_invalid_point_ends_the_call_with_invalid_argument_naming_it() {
         "point 2 of the route",
     );
     assert!(error.message().contains("latitude -900000001"), "{error}");
-    assert_eq!(
-        client
-            .record_route(reference_route())
-            .unwrap()
-            .get_distance(),
-        47
-    );
+    assert_eq!(client.record_route(reference_route()).unwrap().distance, 47);
 }
 
 #[test]

@@ -49,17 +49,14 @@ fn two_boards(redis: &RedisProcess) -> (RedisBoard, RedisBoard) {
 fn post_on(board: &RedisBoard, at: Coordinates, text: &str) -> Vec<String> {
     let note = proto::route_note(at.to_point(), text);
     let replies = block_on(board.post(at, note)).unwrap();
-    replies
-        .iter()
-        .map(|n| n.get_message().to_string())
-        .collect()
+    replies.iter().map(|n| n.message.clone()).collect()
 }
 
 /// Waits up to 5 s for `board`'s mirror to hold `expected` at `at`.
 fn wait_for_mirror(board: &RedisBoard, at: Coordinates, expected: &[&str]) {
     let mirrored = || -> Vec<String> {
         let notes = board.mirrored(at);
-        notes.iter().map(|n| n.get_message().to_string()).collect()
+        notes.iter().map(|n| n.message.clone()).collect()
     };
     eventually(
         "the mirror holds what was posted",
@@ -102,7 +99,7 @@ fn post(client: &RouteGuideClient, lat: i32, message: &str) -> Result<Vec<String
     let note = proto::route_note(proto::point(lat, 0), message);
     client
         .route_chat(vec![note])
-        .map(|reply| reply.map(|n: RouteNote| n.get_message().to_string()))
+        .map(|reply| reply.map(|n: RouteNote| n.message))
         .collect()
 }
 
@@ -127,10 +124,7 @@ fn a_note_left_on_one_replica_reaches_a_chat_on_the_other() {
         proto::route_note(proto::point(9, 0), "y"),
         proto::route_note(proto::point(7, 0), "z"),
     ];
-    let replies: Vec<String> = b
-        .route_chat(notes)
-        .map(|r| r.unwrap().get_message().to_string())
-        .collect();
+    let replies: Vec<String> = b.route_chat(notes).map(|r| r.unwrap().message).collect();
     assert_eq!(replies, ["x", "a1", "a2", "b1", "a3", "b2"]);
 }
 
@@ -316,7 +310,7 @@ fn losing_redis_fails_route_chat_only_until_it_returns() {
     let feature = client
         .get_feature(proto::point(409_146_138, -746_188_906))
         .unwrap();
-    assert!(!feature.get_name().is_empty());
+    assert!(!feature.name.is_empty());
     let world = proto::rectangle(
         proto::point(-900_000_000, -1_800_000_000),
         proto::point(900_000_000, 1_800_000_000),

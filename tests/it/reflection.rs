@@ -34,10 +34,10 @@ fn both_reflection_versions_list_services_and_describe_routeguide() {
         list.set_list_services(String::new());
         let listed = ask(&raw, version, list);
         let names: Vec<&str> = listed
-            .get_list_services_response()
-            .get_service()
+            .list_services_response()
+            .service
             .iter()
-            .map(|s| s.get_name())
+            .map(|s| s.name.as_str())
             .collect();
         assert!(
             names.contains(&"routeguide.RouteGuide"),
@@ -47,16 +47,14 @@ fn both_reflection_versions_list_services_and_describe_routeguide() {
         let mut symbol = ServerReflectionRequest::new();
         symbol.set_file_containing_symbol("routeguide.RouteGuide".into());
         let found = ask(&raw, version, symbol);
-        let files = found
-            .get_file_descriptor_response()
-            .get_file_descriptor_proto();
+        let files = &found.file_descriptor_response().file_descriptor_proto;
         let file = FileDescriptorProto::parse_from_bytes(&files[0]).unwrap();
-        assert_eq!(file.get_name(), "route_guide.proto");
-        assert_eq!(file.get_service()[0].get_method().len(), 4);
+        assert_eq!(file.name(), "route_guide.proto");
+        assert_eq!(file.service[0].method.len(), 4);
 
         let mut unknown = ServerReflectionRequest::new();
         unknown.set_file_containing_symbol("routeguide.Nothing".into());
         let error = ask(&raw, version, unknown);
-        assert_eq!(error.get_error_response().get_error_code(), 5, "NOT_FOUND");
+        assert_eq!(error.error_response().error_code, 5, "NOT_FOUND");
     }
 }

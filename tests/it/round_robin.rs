@@ -22,10 +22,7 @@ fn second_store() -> Arc<FeatureStore> {
 
 fn names_of_answers(client: &RouteGuideClient, calls: usize) -> Vec<String> {
     (0..calls)
-        .map(|_| {
-            let feature = client.get_feature(proto::point(0, 0)).unwrap();
-            feature.get_name().to_string()
-        })
+        .map(|_| client.get_feature(proto::point(0, 0)).unwrap().name)
         .collect()
 }
 
@@ -49,7 +46,7 @@ fn calls_are_spread_over_every_server_and_survive_one_stopping() {
         || {
             match client.get_feature(proto::point(0, 0)) {
                 Ok(feature) => {
-                    assert_eq!(feature.get_name(), "", "answered by the stopped server");
+                    assert_eq!(feature.name, "", "answered by the stopped server");
                     in_a_row += 1;
                 }
                 Err(e) => {

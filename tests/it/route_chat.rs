@@ -26,10 +26,7 @@ fn tutorial_notes() -> Vec<RouteNote> {
 }
 
 fn messages(replies: impl IntoIterator<Item = Result<RouteNote, CallError>>) -> Vec<String> {
-    replies
-        .into_iter()
-        .map(|r| r.unwrap().get_message().to_string())
-        .collect()
+    replies.into_iter().map(|r| r.unwrap().message).collect()
 }
 
 #[test]
@@ -52,10 +49,10 @@ fn replies_arrive_while_the_client_is_still_sending() {
     notes_tx.send(note("one", 5, 5)).unwrap();
     notes_tx.send(note("two", 5, 5)).unwrap();
     // The stream is still open: this reply must come now, not at the end.
-    assert_eq!(replies.next().unwrap().unwrap().get_message(), "one");
+    assert_eq!(replies.next().unwrap().unwrap().message, "one");
     notes_tx.send(note("three", 5, 5)).unwrap();
-    assert_eq!(replies.next().unwrap().unwrap().get_message(), "one");
-    assert_eq!(replies.next().unwrap().unwrap().get_message(), "two");
+    assert_eq!(replies.next().unwrap().unwrap().message, "one");
+    assert_eq!(replies.next().unwrap().unwrap().message, "two");
     drop(notes_tx);
     assert!(replies.next().is_none());
 }
@@ -89,8 +86,10 @@ fn shared_history_keeps_only_the_newest_notes_per_location() {
 fn a_note_without_a_location_is_an_invalid_argument() {
     let server = TestServer::start();
     let client = server.client();
-    let mut nowhere = RouteNote::new();
-    nowhere.set_message("lost".into());
+    let nowhere = RouteNote {
+        message: "lost".into(),
+        ..RouteNote::default()
+    };
     let replies: Vec<_> = client
         .route_chat(vec![note("fine", 0, 0), note("fine again", 0, 0), nowhere])
         .collect();
@@ -99,7 +98,7 @@ fn a_note_without_a_location_is_an_invalid_argument() {
     let (last, before) = replies.split_last().unwrap();
     assert!(before.len() <= 1, "{replies:?}");
     for reply in before {
-        assert_eq!(reply.as_ref().unwrap().get_message(), "fine");
+        assert_eq!(reply.as_ref().unwrap().message, "fine");
     }
     assert_status(
         last.clone(),

@@ -60,7 +60,7 @@ fn a_call_in_flight_at_sigterm_completes_within_the_grace_period() {
     points_tx.send(proto::point(2000, 2000)).unwrap();
     drop(points_tx);
     let summary = pending.wait().expect("the call in flight finishes");
-    assert_eq!(summary.get_point_count(), 2);
+    assert_eq!(summary.point_count, 2);
     common::process::expect_clean_exit(&mut server);
 }
 
@@ -156,7 +156,7 @@ fn the_port_file_holds_the_port_while_the_server_listens() {
         .get_feature(proto::point(409_146_138, -746_188_906))
         .unwrap();
     assert_eq!(
-        feature.get_name(),
+        feature.name,
         "Berkshire Valley Management Area Trail, Jefferson, NJ, USA"
     );
     let files: Vec<_> = std::fs::read_dir(&dir)
@@ -259,7 +259,7 @@ fn a_server_configured_by_the_environment_alone_serves_and_a_flag_wins_over_its_
     let feature = client
         .get_feature(proto::point(409_146_138, -746_188_906))
         .unwrap();
-    assert!(!feature.get_name().is_empty());
+    assert!(!feature.name.is_empty());
     assert!(
         chats_are_shared(port),
         "ROUTEGUIDE_CHAT_SCOPE=shared was applied"
@@ -376,5 +376,5 @@ fn a_slow_route_on_one_thread_does_not_delay_other_calls() {
         !route_done.load(Ordering::SeqCst),
         "GetFeature was answered while the route was still open"
     );
-    assert_eq!(pending.join().unwrap().unwrap().get_point_count(), 3);
+    assert_eq!(pending.join().unwrap().unwrap().point_count, 3);
 }

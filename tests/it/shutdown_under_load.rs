@@ -32,7 +32,7 @@ fn sigterm_under_load_finishes_unary_calls_cancels_streams_and_exits_0() {
         let mut replies = client.route_chat(outgoing);
         let first = replies.next();
         assert!(
-            matches!(&first, Some(Ok(note)) if note.get_message() == "open"),
+            matches!(&first, Some(Ok(note)) if note.message == "open"),
             "{first:?}"
         );
         chats.push((notes, replies));
@@ -53,7 +53,7 @@ fn sigterm_under_load_finishes_unary_calls_cancels_streams_and_exits_0() {
                 let signal_sent = signalled.load(Ordering::SeqCst);
                 match answer {
                     Ok(feature) => {
-                        assert!(!feature.get_name().is_empty());
+                        assert!(!feature.name.is_empty());
                         answered.fetch_add(1, Ordering::SeqCst);
                     }
                     // Only calls racing with the shutdown may fail, and only by being refused

@@ -78,7 +78,7 @@ fn a_client_that_trusts_the_ca_is_served_over_tls() {
     let feature = by_ip
         .get_feature(proto::point(409_146_138, -746_188_906))
         .unwrap();
-    assert!(feature.get_name().starts_with("Berkshire Valley"));
+    assert!(feature.name.starts_with("Berkshire Valley"));
     let by_name = client(
         &server.addr,
         ClientTls::from_pem(Some(&ca), None, Some("localhost")),

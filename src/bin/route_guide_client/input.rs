@@ -38,12 +38,11 @@ pub struct JsonNote {
 
 impl JsonNote {
     pub fn into_note(self) -> RouteNote {
-        let mut note = RouteNote::new();
-        if let Some(location) = self.location {
-            note.set_location(location.into_point());
+        RouteNote {
+            location: self.location.map(JsonPoint::into_point).into(),
+            message: self.message,
+            ..RouteNote::default()
         }
-        note.set_message(self.message);
-        note
     }
 }
 

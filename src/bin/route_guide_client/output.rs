@@ -33,36 +33,33 @@ impl Event<'_> {
         match *self {
             Event::Heading(rpc) => format!("-------------- {rpc} --------------"),
             Event::Feature(feature) => {
-                let at = Degrees(feature.get_location());
-                if feature.get_name().is_empty() {
+                let at = Degrees(&feature.location);
+                if feature.name.is_empty() {
                     format!("Found no feature at {at}")
                 } else {
-                    format!("Feature called \"{}\" at {at}", feature.get_name())
+                    format!("Feature called \"{}\" at {at}", feature.name)
                 }
             }
             Event::LookingBetween(rectangle) => format!(
                 "Looking for features between {} and {}",
-                Degrees(rectangle.get_lo()),
-                Degrees(rectangle.get_hi())
+                Degrees(&rectangle.lo),
+                Degrees(&rectangle.hi)
             ),
             Event::Visiting(point) => format!("Visiting point {}", Degrees(point)),
             Event::Summary(summary) => format!(
                 "Finished trip with {} points\nPassed {} features\nTravelled {} metres\n\
                  It took {} seconds",
-                summary.get_point_count(),
-                summary.get_feature_count(),
-                summary.get_distance(),
-                summary.get_elapsed_time()
+                summary.point_count, summary.feature_count, summary.distance, summary.elapsed_time
             ),
             Event::Sending(note) => format!(
                 "Sending \"{}\" at {}",
-                note.get_message(),
-                Degrees(note.get_location())
+                note.message,
+                Degrees(&note.location)
             ),
             Event::Received(note) => format!(
                 "Received \"{}\" at {}",
-                note.get_message(),
-                Degrees(note.get_location())
+                note.message,
+                Degrees(&note.location)
             ),
         }
     }
@@ -75,10 +72,10 @@ impl Event<'_> {
             Event::Feature(feature) => json!({"feature": feature_json(feature)}),
             Event::Visiting(point) => json!({"visiting": point_json(point)}),
             Event::Summary(summary) => json!({"summary": {
-                "point_count": summary.get_point_count(),
-                "feature_count": summary.get_feature_count(),
-                "distance": summary.get_distance(),
-                "elapsed_time": summary.get_elapsed_time(),
+                "point_count": summary.point_count,
+                "feature_count": summary.feature_count,
+                "distance": summary.distance,
+                "elapsed_time": summary.elapsed_time,
             }}),
             Event::Sending(note) => json!({"sending": note_json(note)}),
             Event::Received(note) => json!({"received": note_json(note)}),
@@ -111,15 +108,15 @@ impl Output {
 }
 
 fn point_json(point: &Point) -> Value {
-    json!({"latitude": point.get_latitude(), "longitude": point.get_longitude()})
+    json!({"latitude": point.latitude, "longitude": point.longitude})
 }
 
 fn feature_json(feature: &Feature) -> Value {
-    json!({"name": feature.get_name(), "location": point_json(feature.get_location())})
+    json!({"name": feature.name, "location": point_json(&feature.location)})
 }
 
 fn note_json(note: &RouteNote) -> Value {
-    json!({"location": point_json(note.get_location()), "message": note.get_message()})
+    json!({"location": point_json(&note.location), "message": note.message})
 }
 
 #[cfg(test)]
@@ -134,9 +131,7 @@ mod tests {
 
     #[test]
     fn a_feature_reads_as_the_tutorial_prints_it() {
-        let mut feature = Feature::new();
-        feature.set_location(proto::point(409_146_138, -746_188_906));
-        feature.set_name("Berkshire Valley".into());
+        let feature = proto::feature("Berkshire Valley", proto::point(409_146_138, -746_188_906));
         assert_eq!(
             Event::Feature(&feature).text(),
             "Feature called \"Berkshire Valley\" at 40.9146138, -74.6188906"
@@ -153,11 +148,13 @@ mod tests {
 
     #[test]
     fn a_summary_is_four_lines_of_text_or_one_json_object() {
-        let mut summary = RouteSummary::new();
-        summary.set_point_count(4);
-        summary.set_feature_count(1);
-        summary.set_distance(47);
-        summary.set_elapsed_time(2);
+        let summary = RouteSummary {
+            point_count: 4,
+            feature_count: 1,
+            distance: 47,
+            elapsed_time: 2,
+            ..RouteSummary::default()
+        };
         assert_eq!(
             Event::Summary(&summary).text(),
             "Finished trip with 4 points\nPassed 1 features\nTravelled 47 metres\nIt took 2 seconds"

@@ -92,7 +92,7 @@ impl Follower {
         let Some((epoch, previous, kept)) = parse_published(message) else {
             return;
         };
-        let Ok(at) = Coordinates::from_point(kept.note.get_location()) else {
+        let Ok(at) = Coordinates::from_point(&kept.note.location) else {
             return;
         };
         let mut mirror = lock(&self.mirror);
