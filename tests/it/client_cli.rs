@@ -5,7 +5,7 @@ use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 use routeguide_testkit::standard_db;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::common;
 use crate::common::TestServer;
@@ -83,38 +83,62 @@ fn the_tour_prints_every_section_and_receives_first_and_third() {
 #[test]
 fn both_styles_give_the_same_results() {
     let server = TestServer::start();
-    // The route is random and chat lines interleave as threads run: compare each kind apart.
-    let results = |style: &str| -> Vec<Vec<Value>> {
+    // Under --json the tour prints only responses, in order: Features (GetFeature's two, then
+    // ListFeatures'), one RouteSummary, then RouteChat's replies. The route is random, so the
+    // summary is left out of the comparison.
+    let responses = |style: &str| -> (Vec<Value>, Vec<Value>) {
         let lines = json_lines(&client(&server.addr, &["--json", "--style", style]));
-        ["feature", "sending", "received"]
-            .iter()
-            .map(|kind| lines.iter().filter_map(|v| v.get(kind)).cloned().collect())
+        let summaries: Vec<usize> = (0..lines.len())
+            .filter(|&i| lines[i].get("pointCount").is_some())
+            .collect();
+        assert_eq!(summaries.len(), 1, "one RouteSummary: {lines:?}");
+        let (features, rest) = lines.split_at(summaries[0]);
+        (features.to_vec(), rest[1..].to_vec())
+    };
+    // The notes sent are printed as text only.
+    let sent = |style: &str| -> Vec<String> {
+        let text = stdout(&client(&server.addr, &["--style", style]));
+        text.lines()
+            .filter(|l| l.starts_with("Sending"))
+            .map(str::to_string)
             .collect()
     };
-    let sync = results("sync");
-    let future = results("future");
-    assert_eq!(sync, future);
+    let (sync_features, sync_replies) = responses("sync");
+    assert_eq!(
+        (sync_features.clone(), sync_replies.clone()),
+        responses("future")
+    );
     assert!(
-        sync[0].len() > 2,
+        sync_features.len() > 2,
         "two GetFeature answers and the ListFeatures stream"
     );
-    assert_eq!(sync[1].len(), 5);
-    assert_eq!(sync[2].len(), 2);
+    assert!(
+        sync_features
+            .iter()
+            .all(|f| f.get("location").is_some() && f.get("message").is_none()),
+        "{sync_features:?}"
+    );
+    assert_eq!(sync_replies.len(), 2);
+    assert_eq!(sent("sync").len(), 5);
+    assert_eq!(sent("sync"), sent("future"));
 }
 
 #[test]
-fn json_output_is_one_object_per_line() {
+fn json_output_is_one_response_message_per_line_as_the_proto3_mapping_prints_it() {
     let server = TestServer::start();
-    let lines = json_lines(&client(
+    let known = client(
         &server.addr,
         &["get-feature", "409146138", "-746188906", "--json"],
-    ));
-    assert_eq!(lines.len(), 1);
-    assert_eq!(
-        lines[0]["feature"]["name"],
-        "Berkshire Valley Management Area Trail, Jefferson, NJ, USA"
     );
-    assert_eq!(lines[0]["feature"]["location"]["latitude"], 409_146_138);
+    assert_eq!(
+        stdout(&known),
+        "{\"name\": \"Berkshire Valley Management Area Trail, Jefferson, NJ, USA\", \
+         \"location\": {\"latitude\": 409146138, \"longitude\": -746188906}}\n"
+    );
+    // Nothing there: the name and the zero coordinates are defaults, so only the (set) location
+    // is left, empty.
+    let unknown = client(&server.addr, &["get-feature", "0", "0", "--json"]);
+    assert_eq!(json_lines(&unknown), [json!({"location": {}})]);
 }
 
 #[test]
@@ -143,9 +167,10 @@ fn record_route_reads_points_from_standard_input() {
         &["record-route", "--stdin", "--json"],
         &points,
     ));
-    let summary = &lines.last().unwrap()["summary"];
-    assert_eq!(summary["point_count"], 4);
-    assert_eq!(summary["distance"], 47);
+    // The points sent are not printed: the summary is the only line.
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["pointCount"], 4);
+    assert_eq!(lines[0]["distance"], 47);
 }
 
 #[test]
@@ -159,9 +184,11 @@ fn route_chat_reads_notes_from_standard_input() {
             &["route-chat", "--stdin", "--json", "--style", style],
             notes,
         ));
-        let received: Vec<&Value> = lines.iter().filter_map(|v| v.get("received")).collect();
-        assert_eq!(received.len(), 1);
-        assert_eq!(received[0]["message"], "hi");
+        // The notes sent are not printed: each line is a reply.
+        assert_eq!(
+            lines,
+            [json!({"location": {"latitude": 5, "longitude": 5}, "message": "hi"})]
+        );
     }
 }
 

@@ -71,7 +71,8 @@ pub struct Options {
     #[arg(long, global = true, value_enum, default_value_t = Style::Sync)]
     pub style: Style,
 
-    /// Print one JSON object per line instead of text
+    /// Print each response message instead of text, one a line, in the proto3 JSON mapping (what
+    /// grpcurl prints for the same call, on one line)
     #[arg(long, global = true)]
     pub json: bool,
 

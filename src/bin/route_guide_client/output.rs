@@ -1,12 +1,13 @@
-//! What the client prints: each thing worth telling is one [`Event`], shown as text for people or
-//! as one JSON object per line (`--json`) for scripts. The interop suite and tests/it/client_cli.rs
-//! read these lines, so their text and JSON shapes change only on purpose.
+//! What the client prints: each thing worth telling is one [`Event`], shown as text for people or,
+//! under `--json`, for scripts: then each response message is one line of its proto3 JSON mapping,
+//! what grpcurl prints for the same call, and nothing else is printed. The interop suite and
+//! tests/it/client_cli.rs read these lines, so their text and JSON shapes change only on purpose.
 
 use std::io::{self, Write};
 
+use protobuf::MessageDyn;
 use routeguide::Degrees;
 use routeguide::proto::{Feature, Point, Rectangle, RouteNote, RouteSummary};
-use serde_json::{Value, json};
 
 /// Something the session has to tell.
 #[derive(Clone, Copy, Debug)]
@@ -64,23 +65,22 @@ impl Event<'_> {
         }
     }
 
-    /// The event for scripts, or `None` for what only helps people read the text (headings, the
-    /// rectangle about to be searched).
-    pub fn json(&self) -> Option<Value> {
-        let value = match *self {
-            Event::Heading(_) | Event::LookingBetween(_) => return None,
-            Event::Feature(feature) => json!({"feature": feature_json(feature)}),
-            Event::Visiting(point) => json!({"visiting": point_json(point)}),
-            Event::Summary(summary) => json!({"summary": {
-                "point_count": summary.point_count,
-                "feature_count": summary.feature_count,
-                "distance": summary.distance,
-                "elapsed_time": summary.elapsed_time,
-            }}),
-            Event::Sending(note) => json!({"sending": note_json(note)}),
-            Event::Received(note) => json!({"received": note_json(note)}),
+    /// The event for scripts: the proto3 JSON of the response it carries, or `None` for what
+    /// only helps people read the text (headings, the rectangle about to be searched) and for the
+    /// requests sent (a script knows what it sent; grpcurl does not print them either).
+    pub fn json(&self) -> Option<String> {
+        let response: &dyn MessageDyn = match *self {
+            Event::Heading(_)
+            | Event::LookingBetween(_)
+            | Event::Visiting(_)
+            | Event::Sending(_) => {
+                return None;
+            }
+            Event::Feature(feature) => feature,
+            Event::Summary(summary) => summary,
+            Event::Received(note) => note,
         };
-        Some(value)
+        Some(proto3_json(response))
     }
 }
 
@@ -97,7 +97,7 @@ impl Output {
     pub fn emit(self, event: Event<'_>) {
         let line = if self.json {
             match event.json() {
-                Some(value) => value.to_string(),
+                Some(line) => line,
                 None => return,
             }
         } else {
@@ -107,16 +107,16 @@ impl Output {
     }
 }
 
-fn point_json(point: &Point) -> Value {
-    json!({"latitude": point.latitude, "longitude": point.longitude})
-}
-
-fn feature_json(feature: &Feature) -> Value {
-    json!({"name": feature.name, "location": point_json(&feature.location)})
-}
-
-fn note_json(note: &RouteNote) -> Value {
-    json!({"location": point_json(&note.location), "message": note.message})
+/// `message` in the proto3 JSON mapping with protobuf-json-mapping's default options, as grpcurl
+/// prints it by default: lowerCamelCase names, fields at their default value left out, int32 as
+/// numbers. The mapping writes it on one line, `{"name": "...", "location": {...}}`.
+fn proto3_json(message: &dyn MessageDyn) -> String {
+    // The printer fails only on `Any` (not implemented) and on malformed well-known types
+    // (Timestamp, Duration, Struct). route_guide.proto's messages hold none of them, so no value
+    // a server sends can make it fail: a failure here is a change to the proto, caught by the
+    // tests below.
+    protobuf_json_mapping::print_to_string(message)
+        .expect("route_guide.proto's messages have a proto3 JSON form")
 }
 
 #[cfg(test)]
@@ -125,29 +125,35 @@ mod tests {
 
     use super::*;
 
-    fn json_line(event: Event<'_>) -> Option<String> {
-        event.json().map(|value| value.to_string())
-    }
-
     #[test]
-    fn a_feature_reads_as_the_tutorial_prints_it() {
+    fn a_feature_reads_as_the_tutorial_prints_it_or_as_grpcurl_does() {
         let feature = proto::feature("Berkshire Valley", proto::point(409_146_138, -746_188_906));
         assert_eq!(
             Event::Feature(&feature).text(),
             "Feature called \"Berkshire Valley\" at 40.9146138, -74.6188906"
         );
         assert_eq!(
-            json_line(Event::Feature(&feature)).as_deref(),
+            Event::Feature(&feature).json().as_deref(),
             Some(
-                r#"{"feature":{"location":{"latitude":409146138,"longitude":-746188906},"name":"Berkshire Valley"}}"#
+                r#"{"name": "Berkshire Valley", "location": {"latitude": 409146138, "longitude": -746188906}}"#
             )
         );
-        let nameless = proto::feature("", proto::point(0, 0));
-        assert_eq!(Event::Feature(&nameless).text(), "Found no feature at 0, 0");
     }
 
     #[test]
-    fn a_summary_is_four_lines_of_text_or_one_json_object() {
+    fn an_unnamed_feature_at_zero_keeps_only_its_location_in_json() {
+        // Proto3 JSON leaves out fields at their default: the empty name, the zero coordinates.
+        // The location itself is set, so it stays, as an empty object.
+        let nameless = proto::feature("", proto::point(0, 0));
+        assert_eq!(Event::Feature(&nameless).text(), "Found no feature at 0, 0");
+        assert_eq!(
+            Event::Feature(&nameless).json().as_deref(),
+            Some(r#"{"location": {}}"#)
+        );
+    }
+
+    #[test]
+    fn a_summary_is_four_lines_of_text_or_one_json_object_with_camel_case_names() {
         let summary = RouteSummary {
             point_count: 4,
             feature_count: 1,
@@ -160,31 +166,48 @@ mod tests {
             "Finished trip with 4 points\nPassed 1 features\nTravelled 47 metres\nIt took 2 seconds"
         );
         assert_eq!(
-            json_line(Event::Summary(&summary)).as_deref(),
-            Some(
-                r#"{"summary":{"distance":47,"elapsed_time":2,"feature_count":1,"point_count":4}}"#
-            )
+            Event::Summary(&summary).json().as_deref(),
+            Some(r#"{"pointCount": 4, "featureCount": 1, "distance": 47, "elapsedTime": 2}"#)
         );
     }
 
     #[test]
-    fn notes_name_their_direction() {
+    fn a_received_note_is_json_and_a_sent_one_is_text_only() {
         let note = proto::route_note(proto::point(1, 0), "hi");
         assert_eq!(
             Event::Sending(&note).text(),
             "Sending \"hi\" at 0.0000001, 0"
         );
+        assert_eq!(Event::Sending(&note).json(), None);
         assert_eq!(
-            json_line(Event::Received(&note)).as_deref(),
-            Some(r#"{"received":{"location":{"latitude":1,"longitude":0},"message":"hi"}}"#)
+            Event::Received(&note).json().as_deref(),
+            Some(r#"{"location": {"latitude": 1}, "message": "hi"}"#)
         );
     }
 
     #[test]
-    fn headings_and_rectangles_are_for_people_only() {
+    fn the_json_of_each_response_parses_back_to_the_same_message() {
+        let feature = proto::feature("a \"quoted\" name", proto::point(-1, 2));
+        let line = Event::Feature(&feature).json().unwrap();
+        assert_eq!(
+            protobuf_json_mapping::parse_from_str::<Feature>(&line).unwrap(),
+            feature
+        );
+        let note = proto::route_note(proto::point(3, -4), "n\u{e9}e\n");
+        let line = Event::Received(&note).json().unwrap();
+        assert_eq!(
+            protobuf_json_mapping::parse_from_str::<RouteNote>(&line).unwrap(),
+            note
+        );
+    }
+
+    #[test]
+    fn headings_rectangles_and_requests_are_for_people_only() {
         let area = proto::rectangle(proto::point(0, 0), proto::point(1, 1));
-        assert_eq!(json_line(Event::Heading("GetFeature")), None);
-        assert_eq!(json_line(Event::LookingBetween(&area)), None);
+        let point = proto::point(1, 1);
+        assert_eq!(Event::Heading("GetFeature").json(), None);
+        assert_eq!(Event::LookingBetween(&area).json(), None);
+        assert_eq!(Event::Visiting(&point).json(), None);
         assert_eq!(
             Event::Heading("GetFeature").text(),
             "-------------- GetFeature --------------"
