@@ -174,6 +174,21 @@ fn record_route_reads_points_from_standard_input() {
 }
 
 #[test]
+fn standard_input_is_proto3_json_with_int32_as_numbers_or_strings() {
+    let server = TestServer::start();
+    let points = "{\"latitude\": \"1000\", \"longitude\": 1000}\n\
+                  {\"latitude\": 2000, \"longitude\": \"2000\"}\n";
+    let lines = json_lines(&client_with_stdin(
+        &server.addr,
+        &["record-route", "--stdin", "--json"],
+        points,
+    ));
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["pointCount"], 2);
+    assert_eq!(lines[0]["distance"], 15);
+}
+
+#[test]
 fn route_chat_reads_notes_from_standard_input() {
     let server = TestServer::start();
     let notes = "{\"location\": {\"latitude\": 5, \"longitude\": 5}, \"message\": \"hi\"}\n\
@@ -200,6 +215,15 @@ fn a_malformed_input_line_is_named_by_its_number() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("line 3"), "{stderr}");
+    // A field the message does not have is refused too, by name.
+    let input = "{\"latitude\": 1, \"longitude\": 1}\n{\"lat\": 1}\n";
+    let output = client_with_stdin(&server.addr, &["record-route", "--stdin"], input);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("line 2") && stderr.contains("lat"),
+        "{stderr}"
+    );
 }
 
 #[test]
