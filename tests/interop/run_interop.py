@@ -846,6 +846,24 @@ class RustClientChecks:
         python_line = json_format.MessageToJson(expected, indent=None, ensure_ascii=False)
         expect_equal(run.lines, [python_line], "output vs Python's json_format")
 
+    def get_feature_refused_subcommand(self, style):
+        """A status from another gRPC implementation, as the client's one `{"error": ...}` line."""
+        latitude = MAX_LATITUDE_E7 + 1
+        run = self.run(style, ["get-feature", str(latitude), "0"])
+        expect_equal(run.returncode, 1, "exit status (the server answered with an error)")
+        expect_equal(run.stderr, "", "standard error")
+        expect_equal(len(run.lines), 1, "stdout lines")
+        expect(run.parse_error is None, str(run.parse_error))
+        error = json.loads(run.lines[0]).get("error")
+        expect(isinstance(error, dict), f"expected {{\"error\": {{...}}}}, got {run.lines[0]!r}")
+        code = grpc.StatusCode.INVALID_ARGUMENT
+        expect_equal(
+            (error.get("code"), error.get("status"), error.get("rpc")),
+            (code.value[0], code.name, "GetFeature"),
+            "(code, status, rpc)",
+        )
+        expect(str(latitude) in error.get("message", ""), f"the server's message, got {error!r}")
+
     def list_features_subcommand(self, style):
         # Corners given hi first, with negative longitudes as positionals.
         a, b = self.db.features[0][:2], self.db.features[1][:2]
@@ -894,6 +912,7 @@ def rust_client_half(report, client_binary, db_path, generated, db):
             for name, check in [
                 ("record-route --stdin 47-metre route", checks.record_route_stdin),
                 ("get-feature subcommand", checks.get_feature_subcommand),
+                ("get-feature out of range prints one JSON error", checks.get_feature_refused_subcommand),
                 ("list-features subcommand with swapped corners", checks.list_features_subcommand),
                 ("route-chat --stdin", checks.route_chat_stdin),
             ]:

@@ -240,6 +240,81 @@ fn a_server_that_is_down_gives_one_clear_line_and_exit_code_2() {
     }
 }
 
+/// The one JSON error object a failed run under --json prints, after checking that standard
+/// error stayed empty and that the run ended with `exit_code`.
+fn json_error(output: &Output, exit_code: i32) -> Value {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(exit_code), "stderr: {stderr}");
+    assert_eq!(stderr, "", "under --json nothing goes to standard error");
+    let stdout = String::from_utf8(output.stdout.clone()).unwrap();
+    let last = stdout.lines().last().expect("an error line");
+    let value: Value = serde_json::from_str(last).unwrap();
+    let keys: Vec<&str> = value
+        .as_object()
+        .map(|o| o.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    assert_eq!(keys, ["error"], "{last}");
+    value["error"].clone()
+}
+
+#[test]
+fn a_server_that_is_down_gives_one_json_error_and_exit_code_2_under_json() {
+    let addr = format!("127.0.0.1:{}", common::free_port());
+    for style in ["sync", "future"] {
+        let output = client(&addr, &["--json", "--style", style, "--timeout", "5"]);
+        let error = json_error(&output, 2);
+        assert_eq!(String::from_utf8_lossy(&output.stdout).lines().count(), 1);
+        assert_eq!(error["code"], 14, "{error}");
+        assert_eq!(error["status"], "UNAVAILABLE", "{error}");
+        assert_eq!(error["rpc"], "GetFeature", "{error}");
+        assert!(
+            error["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{error}"
+        );
+        assert!(error.get("reason").is_none(), "{error}");
+    }
+}
+
+#[test]
+fn a_refused_request_gives_one_json_error_with_the_servers_message_and_exit_code_1() {
+    let server = TestServer::start();
+    let output = client(&server.addr, &["get-feature", "950000000", "0", "--json"]);
+    let error = json_error(&output, 1);
+    assert_eq!(String::from_utf8_lossy(&output.stdout).lines().count(), 1);
+    assert_eq!(error["code"], 3, "{error}");
+    assert_eq!(error["status"], "INVALID_ARGUMENT", "{error}");
+    assert_eq!(error["rpc"], "GetFeature", "{error}");
+    let message = error["message"].as_str().unwrap_or_default();
+    assert!(message.contains("latitude 950000000"), "{error}");
+}
+
+#[test]
+fn a_local_failure_under_json_is_an_error_object_with_only_a_message() {
+    let server = TestServer::start();
+    // The points before the bad line are sent: their summary comes first, then the error.
+    let input = "{\"latitude\": 1, \"longitude\": 1}\nnot json\n";
+    let output = client_with_stdin(&server.addr, &["record-route", "--stdin", "--json"], input);
+    let error = json_error(&output, 2);
+    let message = error["message"].as_str().unwrap_or_default();
+    assert!(message.starts_with("standard input, line 2: "), "{error}");
+    assert_eq!(error.as_object().map(|o| o.len()), Some(1), "{error}");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let summary: Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(summary["pointCount"], 1, "{stdout}");
+
+    let unreadable = client(
+        &server.addr,
+        &["record-route", "--json", "--db", "/nonexistent"],
+    );
+    let error = json_error(&unreadable, 2);
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("/nonexistent")),
+        "{error}"
+    );
+}
+
 #[test]
 fn bad_arguments_get_a_usage_error() {
     let output = client("127.0.0.1:1", &["get-feature", "north", "1"]);

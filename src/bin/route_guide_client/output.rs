@@ -2,12 +2,19 @@
 //! under `--json`, for scripts: then each response message is one line of its proto3 JSON mapping,
 //! what grpcurl prints for the same call, and nothing else is printed. The interop suite and
 //! tests/it/client_cli.rs read these lines, so their text and JSON shapes change only on purpose.
+//!
+//! A failure is told by [`Output::fail`]: a line of text on standard error, or under `--json`
+//! one `{"error": {...}}` object on standard output, after the responses that came before it.
 
 use std::io::{self, Write};
 
+use grpcio::RpcStatusCode;
 use protobuf::MessageDyn;
 use routeguide::Degrees;
 use routeguide::proto::{Feature, Point, Rectangle, RouteNote, RouteSummary};
+use serde_json::Value;
+
+use crate::CliError;
 
 /// Something the session has to tell.
 #[derive(Clone, Copy, Debug)]
@@ -105,6 +112,72 @@ impl Output {
         };
         let _ = writeln!(io::stdout().lock(), "{line}");
     }
+
+    /// Tells why the run failed: under `--json`, one `{"error": {...}}` line on standard output,
+    /// where a script already reads the responses, and nothing on standard error; otherwise a
+    /// line of text on standard error.
+    pub fn fail(self, error: &CliError) {
+        if self.json {
+            let _ = writeln!(io::stdout().lock(), "{}", error_json(error));
+        } else {
+            eprintln!("route_guide_client: {}", routeguide::describe(error));
+        }
+    }
+}
+
+/// The `--json` line of a failure. A failed call gives the status as gRPC defines it (`code`,
+/// its number; `status`, its name), the status message as the server wrote it, the RPC, and the
+/// `reason` from the status's details when there is one; a failure on this side (standard input,
+/// database, TLS files) has only a `message`. Spaced as the mapping spaces the responses, so
+/// that every line of the output reads alike.
+fn error_json(error: &CliError) -> String {
+    let fields: Vec<(&str, Value)> = match error {
+        CliError::Call(call) => {
+            let mut fields = vec![
+                ("code", i32::from(call.code()).into()),
+                ("status", status_name(call.code()).into()),
+                ("message", call.message().into()),
+                ("rpc", call.method().into()),
+            ];
+            if let Some(reason) = call.reason() {
+                fields.push(("reason", reason.into()));
+            }
+            fields
+        }
+        local => vec![("message", routeguide::describe(local).into())],
+    };
+    // Each value is a number or a string, which `Value`'s Display writes as JSON (escaped).
+    let body: Vec<String> = fields
+        .iter()
+        .map(|(name, value)| format!("\"{name}\": {value}"))
+        .collect();
+    format!("{{\"error\": {{{}}}}}", body.join(", "))
+}
+
+/// The canonical name of a gRPC status code, as grpcurl and every gRPC library spell it. grpcio
+/// has the names only inside its `Debug` output (`14-UNAVAILABLE`), which is not a contract. A
+/// number outside the 17 codes is `UNKNOWN`, as gRPC itself treats it.
+fn status_name(code: RpcStatusCode) -> &'static str {
+    match code {
+        RpcStatusCode::OK => "OK",
+        RpcStatusCode::CANCELLED => "CANCELLED",
+        RpcStatusCode::UNKNOWN => "UNKNOWN",
+        RpcStatusCode::INVALID_ARGUMENT => "INVALID_ARGUMENT",
+        RpcStatusCode::DEADLINE_EXCEEDED => "DEADLINE_EXCEEDED",
+        RpcStatusCode::NOT_FOUND => "NOT_FOUND",
+        RpcStatusCode::ALREADY_EXISTS => "ALREADY_EXISTS",
+        RpcStatusCode::PERMISSION_DENIED => "PERMISSION_DENIED",
+        RpcStatusCode::RESOURCE_EXHAUSTED => "RESOURCE_EXHAUSTED",
+        RpcStatusCode::FAILED_PRECONDITION => "FAILED_PRECONDITION",
+        RpcStatusCode::ABORTED => "ABORTED",
+        RpcStatusCode::OUT_OF_RANGE => "OUT_OF_RANGE",
+        RpcStatusCode::UNIMPLEMENTED => "UNIMPLEMENTED",
+        RpcStatusCode::INTERNAL => "INTERNAL",
+        RpcStatusCode::UNAVAILABLE => "UNAVAILABLE",
+        RpcStatusCode::DATA_LOSS => "DATA_LOSS",
+        RpcStatusCode::UNAUTHENTICATED => "UNAUTHENTICATED",
+        _ => "UNKNOWN",
+    }
 }
 
 /// `message` in the proto3 JSON mapping with protobuf-json-mapping's default options, as grpcurl
@@ -199,6 +272,28 @@ mod tests {
             protobuf_json_mapping::parse_from_str::<RouteNote>(&line).unwrap(),
             note
         );
+    }
+
+    #[test]
+    fn a_local_failure_is_an_error_object_with_only_its_message() {
+        let error = CliError::Input("standard input, line 2: \"x\" is not a Point".to_string());
+        assert_eq!(
+            error_json(&error),
+            r#"{"error": {"message": "standard input, line 2: \"x\" is not a Point"}}"#
+        );
+    }
+
+    #[test]
+    fn status_codes_have_their_canonical_names() {
+        // grpcio's Debug output (`14-UNAVAILABLE`) is not a contract, but a good witness.
+        for number in 0..=16 {
+            let code = RpcStatusCode::from(number);
+            assert_eq!(
+                format!("{code:?}"),
+                format!("{number}-{}", status_name(code))
+            );
+        }
+        assert_eq!(status_name(RpcStatusCode::from(99)), "UNKNOWN");
     }
 
     #[test]

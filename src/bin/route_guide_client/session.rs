@@ -40,12 +40,13 @@ pub struct Session {
 }
 
 impl Session {
-    pub fn new(options: &Options) -> Result<Self, CliError> {
+    /// A session with the flags of `options`, telling what happens through `out`.
+    pub fn new(options: &Options, out: Output) -> Result<Self, CliError> {
         Ok(Session {
             client: RouteGuideClient::connect_with(&options.addr, &options.client_options()?)
                 .with_timeout(Duration::from_secs_f64(options.timeout)),
             style: options.style,
-            out: Output { json: options.json },
+            out,
             pace: options.pace,
             db_path: options.db.clone(),
         })
