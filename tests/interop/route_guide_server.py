@@ -128,15 +128,24 @@ class RouteGuideServicer:
     Registered by method name through the generated `add_RouteGuideServicer_to_server`, so it needs
     only the generated message classes (`messages`, the route_guide_pb2 module).
 
-    `summaries` records, in order, every RouteSummary this servicer answered, as a dict, so a test
-    can compare what a client printed with what it was actually sent.
+    It records what clients sent and what it answered, in order, so that a test can compare what
+    a client printed with what actually crossed the wire, and check what a client sent without
+    the client printing it:
+
+    * `summaries`: every RouteSummary answered, as a dict (snake_case field names);
+    * `routes`: the points of each of those RecordRoute calls, as `(lat, lon)` tuples (the route
+      of `summaries[i]` is `routes[i]`);
+    * `chats`: the notes each RouteChat call received, as `(message, (lat, lon))`, one list per
+      call, filled as the notes arrive.
     """
 
     def __init__(self, db, messages):
         self.db = db
         self.pb = messages
         self.summaries = []
-        self._summaries_lock = threading.Lock()
+        self.routes = []
+        self.chats = []
+        self._record_lock = threading.Lock()
 
     # Helpers.
 
@@ -181,18 +190,24 @@ class RouteGuideServicer:
             "distance": int(route_length_m(points)),
             "elapsed_time": int(time.monotonic() - started),
         }
-        with self._summaries_lock:
+        with self._record_lock:
             self.summaries.append(summary)
+            self.routes.append(points)
         return self.pb.RouteSummary(**summary)
 
     def RouteChat(self, request_iterator, context):
         # This call's notes so far, by location: chat is scoped to one call.
         earlier = {}
+        received = []
+        with self._record_lock:
+            self.chats.append(received)
         for index, note in enumerate(request_iterator):
             if not note.HasField("location"):
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"note #{index + 1} has no location")
             self._check_point(note.location, f"location of note #{index + 1}", context)
             key = (note.location.latitude, note.location.longitude)
+            with self._record_lock:
+                received.append((note.message, key))
             for previous in earlier.get(key, []):
                 yield previous
             stored = self.pb.RouteNote()
@@ -207,7 +222,7 @@ def serve(db_path, port=0, *, host="127.0.0.1", proto_dir=None, servicer=None, w
     """Starts a RouteGuide server in this process and returns `(server, port)`.
 
     Port 0 picks a free port; the port actually bound is returned. `servicer` may be a
-    `RouteGuideServicer` made by the caller (to look at its `summaries`); otherwise one is made over
+    `RouteGuideServicer` made by the caller (to look at what it recorded); otherwise one is made over
     the database at `db_path`. Stop the server with `server.stop(grace)`.
     """
     generated = stubs.load(proto_dir)

@@ -8,8 +8,9 @@ a. Python client vs Rust server: starts `<target-dir>/route_guide_server` on an 
    and the feature database.
 b. Rust client vs Python server: serves RouteGuide in this process (route_guide_server.py), runs
    `<target-dir>/route_guide_client --json --pace 0` (the tutorial's tour in `--style sync` and
-   `--style future`, plus its subcommands) and checks each JSON line it prints against what the
-   Python server holds and answered.
+   `--style future`, plus its subcommands), reads each line it prints with Python's proto3 JSON
+   parser (`google.protobuf.json_format.Parse`) into the message it should hold, and compares
+   those messages with what the Python server holds, received and answered.
 
 Stubs are generated from the proto at run time (see stubs.py). Every check prints `PASS name` or
 `FAIL name: reason`; an exception inside a check fails that check only. The last line is
@@ -25,7 +26,6 @@ import argparse
 import json
 import os
 import queue
-import re
 import shutil
 import signal
 import subprocess
@@ -40,6 +40,7 @@ REPO = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, HERE)
 
 import grpc  # noqa: E402  (after the path set-up, like the two local modules)
+from google.protobuf import json_format  # noqa: E402
 
 import stubs  # noqa: E402
 from route_guide_server import (  # noqa: E402
@@ -638,56 +639,60 @@ def rust_server_half(report, server_binary, db_path, generated, db):
 
 
 class ClientRun:
-    """One run of the Rust client: its exit status and the JSON objects it printed, in order."""
+    """One run of the Rust client: its exit status, standard error, and the lines it printed.
+
+    Under `--json` the client prints each response message as one line of the proto3 JSON
+    mapping, and nothing else; which message a line holds follows from the command, so the
+    checks parse the lines with `parse_message` into the class they expect.
+    """
 
     def __init__(self, command, completed):
         self.command = command
         self.returncode = completed.returncode
         self.stderr = completed.stderr
-        self.objects = []
-        # The first line that is not a one-key JSON object; such lines are skipped.
+        self.lines = [line for line in completed.stdout.splitlines() if line.strip()]
+        # The first line that is not a JSON object, which no message's JSON can be.
         self.parse_error = None
-        for number, line in enumerate(completed.stdout.splitlines(), start=1):
-            if not line.strip():
-                continue
+        for number, line in enumerate(self.lines, start=1):
             try:
                 value = json.loads(line)
             except json.JSONDecodeError as error:
-                self._bad_line(f"stdout line {number} is not JSON ({error}): {line[:120]!r}")
-                continue
-            if not isinstance(value, dict) or len(value) != 1:
-                self._bad_line(f"stdout line {number} is not an object with one key: {line[:120]!r}")
-                continue
-            self.objects.append(value)
-
-    def _bad_line(self, reason):
-        if self.parse_error is None:
-            self.parse_error = reason
+                self.parse_error = f"stdout line {number} is not JSON ({error}): {line[:120]!r}"
+                break
+            if not isinstance(value, dict):
+                self.parse_error = f"stdout line {number} is not a JSON object: {line[:120]!r}"
+                break
 
     def expect_success(self):
-        """The run exited 0 and printed only one-key JSON objects, one a line."""
+        """The run exited 0 and printed one JSON object a line."""
         last = (self.stderr.strip().splitlines() or ["(no stderr)"])[-1]
         expect(self.returncode == 0, f"exit status {self.returncode}: {last}")
         expect(self.parse_error is None, str(self.parse_error))
 
-    def values(self, key):
-        """The values of the printed objects whose key is `key`, in order."""
-        return [obj[key] for obj in self.objects if key in obj]
-
-    def keys(self):
-        return [next(iter(obj)) for obj in self.objects]
-
-
-def feature_json(lat, lon, name):
-    return {"name": name, "location": {"latitude": lat, "longitude": lon}}
+    def messages(self, message_class):
+        """Every line as a `message_class`."""
+        return [
+            parse_message(line, message_class, f"stdout line {number}")
+            for number, line in enumerate(self.lines, start=1)
+        ]
 
 
-def json_point(value):
-    """`{"latitude", "longitude"}` as a `(lat, lon)` tuple, insisting on two ints."""
-    expect(isinstance(value, dict), f"a point should be an object, got {value!r}")
-    lat, lon = value.get("latitude"), value.get("longitude")
-    expect(type(lat) is int and type(lon) is int, f"a point should have two int coordinates, got {value!r}")
-    return (lat, lon)
+def parse_message(line, message_class, what):
+    """`line` read by Python's proto3 JSON parser into a new `message_class`, which refuses a
+    field the message does not have; CheckFailed naming `what` when it cannot."""
+    try:
+        return json_format.Parse(line, message_class())
+    except json_format.ParseError as error:
+        name = message_class.DESCRIPTOR.name
+        raise CheckFailed(f"{what} is not a {name} in proto3 JSON ({error}): {line[:120]!r}") from None
+
+
+def parses_as(line, message_class):
+    try:
+        json_format.Parse(line, message_class())
+    except json_format.ParseError:
+        return False
+    return True
 
 
 class RustClientChecks:
@@ -699,6 +704,7 @@ class RustClientChecks:
         self.db_path = db_path
         self.servicer = servicer
         self.db = servicer.db
+        self.pb = servicer.pb
 
     def run(self, style, args=(), stdin_text=None):
         command = [
@@ -716,82 +722,116 @@ class RustClientChecks:
         return ClientRun(command, completed)
 
     def run_recording(self, style, args=(), stdin_text=None):
-        """Runs the client and returns `(run, summaries the Python server answered meanwhile)`."""
-        before = len(self.servicer.summaries)
+        """Runs the client; returns `(run, recorded)`, where `recorded` holds what the Python
+        server recorded meanwhile: `summaries`, `routes` and `chats` (see RouteGuideServicer)."""
+        servicer = self.servicer
+        before = (len(servicer.summaries), len(servicer.routes), len(servicer.chats))
         run = self.run(style, args, stdin_text)
-        return run, self.servicer.summaries[before:]
+        recorded = {
+            "summaries": servicer.summaries[before[0]:],
+            "routes": servicer.routes[before[1]:],
+            "chats": servicer.chats[before[2]:],
+        }
+        return run, recorded
+
+    # Messages as the Python server sends them.
+
+    def feature(self, lat, lon, name):
+        return self.pb.Feature(name=name, location=self.pb.Point(latitude=lat, longitude=lon))
+
+    def note(self, message, location):
+        lat, lon = location
+        return self.pb.RouteNote(location=self.pb.Point(latitude=lat, longitude=lon), message=message)
 
     # Checks of one tour's output. Its exit status and line format have a check of their own, so
-    # these judge the lines that parsed, each naming what is wrong in its own section.
+    # these judge the lines as they are, each naming what is wrong in its own section.
+
+    def tour_sections(self, run):
+        """The tour's lines as messages, `(features, summary, replies)`: Features first (GetFeature's
+        two, then ListFeatures'), up to the first line that does not parse as one. That line is
+        the RouteSummary (its `pointCount` is no field of Feature: the tour's route has 10
+        points, so it is there), and every line after it is a RouteChat reply."""
+        features = []
+        for line in run.lines:
+            if not parses_as(line, self.pb.Feature):
+                break
+            features.append(parse_message(line, self.pb.Feature, "a Feature line"))
+        rest = run.lines[len(features):]
+        expect(rest, f"after {len(features)} Feature lines, no RouteSummary line")
+        summary_number = len(features) + 1
+        summary = parse_message(rest[0], self.pb.RouteSummary, f"stdout line {summary_number}")
+        replies = [
+            parse_message(line, self.pb.RouteNote, f"stdout line {number}")
+            for number, line in enumerate(rest[1:], start=summary_number + 1)
+        ]
+        return features, summary, replies
 
     def tour_order(self, run):
-        letters = "".join(
-            {"feature": "F", "visiting": "V", "summary": "S", "sending": "N", "received": "R"}.get(key, "?")
-            for key in run.keys()
-        )
-        expect(
-            re.fullmatch(r"FFF*V*S[NR]*", letters),
-            f"lines should be 2+ feature, visiting..., summary, sending/received...; got {letters!r}",
-        )
+        features, _, _ = self.tour_sections(run)
+        expect(len(features) >= 2, f"expected 2 GetFeature lines first, got {len(features)} Features")
 
     def tour_get_feature(self, run):
-        features = run.values("feature")
+        features, _, _ = self.tour_sections(run)
         expect(len(features) >= 2, f"expected 2 GetFeature lines, got {len(features)}")
         known_name = self.db.name_at(*KNOWN_POINT)
         expect_equal(known_name, KNOWN_NAME, "test set-up: name in the database")
-        expect_equal(features[0], feature_json(*KNOWN_POINT, known_name), "first GetFeature")
-        expect_equal(features[1], feature_json(0, 0, ""), "second GetFeature (0, 0)")
+        expect_equal(features[0], self.feature(*KNOWN_POINT, known_name), "first GetFeature")
+        # `{"location": {}}`: the location is set, though each of its fields is at its default.
+        expect(features[1].HasField("location"), "second GetFeature (0, 0) has no location")
+        expect_equal(features[1], self.feature(0, 0, ""), "second GetFeature (0, 0)")
 
     def tour_list_features(self, run):
-        listed = run.values("feature")[2:]
-        expected = [feature_json(*f) for f in self.db.inside(TUTORIAL_LO, TUTORIAL_HI)]
+        features, _, _ = self.tour_sections(run)
+        expected = [self.feature(*f) for f in self.db.inside(TUTORIAL_LO, TUTORIAL_HI)]
         expect_equal(len(expected), 100, "test set-up: features in the tutorial rectangle")
-        expect_same_sequence(listed, expected, "ListFeatures lines")
+        expect_same_sequence(features[2:], expected, "ListFeatures lines")
 
-    def check_summary(self, run, answered, expected_points=None):
-        """The summary line against the visiting lines and against what the server answered."""
-        visited = [json_point(p) for p in run.values("visiting")]
-        if expected_points is not None:
-            expect_same_sequence(visited, expected_points, "visiting lines")
-        summaries = run.values("summary")
-        expect_equal(len(summaries), 1, "summary lines")
-        summary = summaries[0]
-        expect(isinstance(summary, dict), f"the summary should be an object, got {summary!r}")
-        expect_equal(summary.get("point_count"), len(visited), "point_count vs visiting lines")
-        expected_features = sum(1 for p in visited if self.db.has_location(*p))
-        expect_equal(summary.get("feature_count"), expected_features, "feature_count vs visited DB points")
-        expect_distance(summary.get("distance"), visited, "distance vs haversine sum over visited points")
+    def check_summary(self, summary, recorded):
+        """The printed summary is the one the Python server sent. The client does not print the
+        points it sends, so the route is judged by what the server received (`recorded["routes"]`);
+        the counts and distance are the server's own arithmetic over it, checked independently by
+        the reference route of `record-route --stdin`."""
+        answered = recorded["summaries"]
         expect_equal(len(answered), 1, "RecordRoute calls the Python server answered")
-        expect_equal(summary, answered[0], "printed summary vs the one the Python server sent")
+        expect_equal(summary, self.pb.RouteSummary(**answered[0]),
+                     "printed summary vs the one the Python server sent")
 
-    def tour_record_route(self, run, answered):
-        visited = run.values("visiting")
-        expect_equal(len(visited), TOUR_ROUTE_LENGTH, "visiting lines")
+    def tour_record_route(self, run, recorded):
+        _, summary, _ = self.tour_sections(run)
+        routes = recorded["routes"]
+        expect_equal(len(routes), 1, "RecordRoute calls the Python server recorded")
+        expect_equal(len(routes[0]), TOUR_ROUTE_LENGTH, "points the Python server received")
         expect(
-            all(self.db.has_location(*json_point(p)) for p in visited),
+            all(self.db.has_location(*p) for p in routes[0]),
             "the tour should visit database features only",
         )
-        self.check_summary(run, answered)
+        self.check_summary(summary, recorded)
 
-    def tour_route_chat(self, run):
-        sending = run.values("sending")
-        expect_equal([n.get("message") for n in sending], [m for m, _ in TUTORIAL_NOTES], "sent messages")
-        received = run.values("received")
-        expect_equal([n.get("message") for n in received], TUTORIAL_REPLIES, "received messages")
-        sent_at = {n["message"]: n.get("location") for n in sending}
-        for note in received:
-            expect_equal(note.get("location"), sent_at[note["message"]], f"location of {note['message']!r}")
+    def tour_route_chat(self, run, recorded):
+        _, _, replies = self.tour_sections(run)
+        # The notes sent are not printed; the Python server recorded what it received.
+        expect_equal(recorded["chats"], [list(TUTORIAL_NOTES)], "notes the Python server received")
+        sent_at = dict(TUTORIAL_NOTES)
+        expected = [self.note(m, sent_at[m]) for m in TUTORIAL_REPLIES]
+        expect_same_sequence(replies, expected, "replies (message and location)")
 
     # Subcommands.
 
     def record_route_stdin(self, style):
-        stdin_text = "".join(json.dumps({"latitude": a, "longitude": b}) + "\n" for a, b in REFERENCE_ROUTE)
-        run, answered = self.run_recording(style, ["record-route", "--stdin"], stdin_text)
+        # Each line as Python's proto3 JSON printer writes a Point.
+        stdin_text = "".join(
+            json_format.MessageToJson(self.pb.Point(latitude=a, longitude=b), indent=None) + "\n"
+            for a, b in REFERENCE_ROUTE
+        )
+        run, recorded = self.run_recording(style, ["record-route", "--stdin"], stdin_text)
         run.expect_success()
-        self.check_summary(run, answered, expected_points=REFERENCE_ROUTE)
-        summary = run.values("summary")[0]
+        expect_equal(recorded["routes"], [REFERENCE_ROUTE], "points the Python server received")
+        summaries = run.messages(self.pb.RouteSummary)
+        expect_equal(len(summaries), 1, "lines (one RouteSummary)")
+        self.check_summary(summaries[0], recorded)
+        summary = summaries[0]
         expect_equal(
-            (summary["point_count"], summary["feature_count"], summary["distance"]),
+            (summary.point_count, summary.feature_count, summary.distance),
             (len(REFERENCE_ROUTE), 0, REFERENCE_DISTANCE),
             "(point_count, feature_count, distance)",
         )
@@ -799,28 +839,49 @@ class RustClientChecks:
     def get_feature_subcommand(self, style):
         run = self.run(style, ["get-feature", str(KNOWN_POINT[0]), str(KNOWN_POINT[1])])
         run.expect_success()
-        expect_equal(run.objects, [{"feature": feature_json(*KNOWN_POINT, KNOWN_NAME)}], "output")
+        expected = self.feature(*KNOWN_POINT, KNOWN_NAME)
+        expect_equal(run.messages(self.pb.Feature), [expected], "output")
+        # Byte for byte what Python's proto3 JSON printer writes on one line: same field order,
+        # same names, same spacing.
+        python_line = json_format.MessageToJson(expected, indent=None, ensure_ascii=False)
+        expect_equal(run.lines, [python_line], "output vs Python's json_format")
+
+    def get_feature_refused_subcommand(self, style):
+        """A status from another gRPC implementation, as the client's one `{"error": ...}` line."""
+        latitude = MAX_LATITUDE_E7 + 1
+        run = self.run(style, ["get-feature", str(latitude), "0"])
+        expect_equal(run.returncode, 1, "exit status (the server answered with an error)")
+        expect_equal(run.stderr, "", "standard error")
+        expect_equal(len(run.lines), 1, "stdout lines")
+        expect(run.parse_error is None, str(run.parse_error))
+        error = json.loads(run.lines[0]).get("error")
+        expect(isinstance(error, dict), f"expected {{\"error\": {{...}}}}, got {run.lines[0]!r}")
+        code = grpc.StatusCode.INVALID_ARGUMENT
+        expect_equal(
+            (error.get("code"), error.get("status"), error.get("rpc")),
+            (code.value[0], code.name, "GetFeature"),
+            "(code, status, rpc)",
+        )
+        expect(str(latitude) in error.get("message", ""), f"the server's message, got {error!r}")
 
     def list_features_subcommand(self, style):
         # Corners given hi first, with negative longitudes as positionals.
         a, b = self.db.features[0][:2], self.db.features[1][:2]
-        expected = [{"feature": feature_json(*f)} for f in self.db.inside(a, b)]
+        expected = [self.feature(*f) for f in self.db.inside(a, b)]
         expect(len(expected) >= 2, "test set-up: the rectangle should hold its two corner features")
         run = self.run(style, ["list-features", str(b[0]), str(b[1]), str(a[0]), str(a[1])])
         run.expect_success()
-        expect_same_sequence(run.objects, expected, "output")
+        expect_same_sequence(run.messages(self.pb.Feature), expected, "output")
 
     def route_chat_stdin(self, style):
         here, there = (1, 2), (3, 4)
         notes = [("a", here), ("b", there), ("c", here), ("d", here), ("e", there)]
-        stdin_text = "".join(
-            json.dumps({"location": {"latitude": p[0], "longitude": p[1]}, "message": m}) + "\n"
-            for m, p in notes
-        )
-        run = self.run(style, ["route-chat", "--stdin"], stdin_text)
+        stdin_text = "".join(json_format.MessageToJson(self.note(*n), indent=None) + "\n" for n in notes)
+        run, recorded = self.run_recording(style, ["route-chat", "--stdin"], stdin_text)
         run.expect_success()
-        expect_equal([n.get("message") for n in run.values("sending")], [m for m, _ in notes], "sent")
-        expect_equal([n.get("message") for n in run.values("received")], ["a", "a", "c", "b"], "received")
+        expect_equal(recorded["chats"], [notes], "notes the Python server received")
+        expected = [self.note(m, p) for m, p in [("a", here), ("a", here), ("c", here), ("b", there)]]
+        expect_same_sequence(run.messages(self.pb.RouteNote), expected, "replies")
 
 
 def rust_client_half(report, client_binary, db_path, generated, db):
@@ -834,7 +895,7 @@ def rust_client_half(report, client_binary, db_path, generated, db):
             tour = {}
 
             def run_tour(style=style):
-                tour["run"], tour["answered"] = checks.run_recording(style)
+                tour["run"], tour["recorded"] = checks.run_recording(style)
                 tour["run"].expect_success()
 
             report.check(f"{label}: tour exits 0 with JSON lines", run_tour)
@@ -844,13 +905,14 @@ def rust_client_half(report, client_binary, db_path, generated, db):
                     ("tour prints its sections in order", checks.tour_order, run),
                     ("tour GetFeature answers", checks.tour_get_feature, run),
                     ("tour ListFeatures gives the DB rectangle in order", checks.tour_list_features, run),
-                    ("tour RecordRoute summary", checks.tour_record_route, run, tour["answered"]),
-                    ("tour RouteChat replies First then Third", checks.tour_route_chat, run),
+                    ("tour RecordRoute summary", checks.tour_record_route, run, tour["recorded"]),
+                    ("tour RouteChat replies First then Third", checks.tour_route_chat, run, tour["recorded"]),
                 ]:
                     report.check(f"{label}: {name}", check, *args)
             for name, check in [
                 ("record-route --stdin 47-metre route", checks.record_route_stdin),
                 ("get-feature subcommand", checks.get_feature_subcommand),
+                ("get-feature out of range prints one JSON error", checks.get_feature_refused_subcommand),
                 ("list-features subcommand with swapped corners", checks.list_features_subcommand),
                 ("route-chat --stdin", checks.route_chat_stdin),
             ]:

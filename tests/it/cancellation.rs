@@ -15,7 +15,7 @@ use crate::common::process::ServerProcess;
 /// its own.
 fn vanishing_client(server: &ServerProcess, subcommand: &str, line: &str) {
     let mut client = Command::new(env!("CARGO_BIN_EXE_route_guide_client"))
-        .args(["--addr", &server.addr(), subcommand, "--stdin", "--json"])
+        .args(["--addr", &server.addr(), subcommand, "--stdin"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -26,8 +26,9 @@ fn vanishing_client(server: &ServerProcess, subcommand: &str, line: &str) {
         writeln!(input, "{line}").unwrap();
     }
     input.flush().unwrap();
-    // The client prints each note or point just before sending it, and takes the next one only
-    // once the one before is sent: a second line means that the first note or point is out.
+    // In text mode (not under --json, which prints responses only) the client prints each note
+    // or point just before sending it, and takes the next one only once the one before is sent:
+    // a second line means that the first note or point is out.
     let mut printed = BufReader::new(client.stdout.take().unwrap()).lines();
     for _ in 0..2 {
         let line = printed.next().transpose().unwrap();

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 use routeguide_testkit::standard_db;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::common;
 use crate::common::TestServer;
@@ -83,38 +83,62 @@ fn the_tour_prints_every_section_and_receives_first_and_third() {
 #[test]
 fn both_styles_give_the_same_results() {
     let server = TestServer::start();
-    // The route is random and chat lines interleave as threads run: compare each kind apart.
-    let results = |style: &str| -> Vec<Vec<Value>> {
+    // Under --json the tour prints only responses, in order: Features (GetFeature's two, then
+    // ListFeatures'), one RouteSummary, then RouteChat's replies. The route is random, so the
+    // summary is left out of the comparison.
+    let responses = |style: &str| -> (Vec<Value>, Vec<Value>) {
         let lines = json_lines(&client(&server.addr, &["--json", "--style", style]));
-        ["feature", "sending", "received"]
-            .iter()
-            .map(|kind| lines.iter().filter_map(|v| v.get(kind)).cloned().collect())
+        let summaries: Vec<usize> = (0..lines.len())
+            .filter(|&i| lines[i].get("pointCount").is_some())
+            .collect();
+        assert_eq!(summaries.len(), 1, "one RouteSummary: {lines:?}");
+        let (features, rest) = lines.split_at(summaries[0]);
+        (features.to_vec(), rest[1..].to_vec())
+    };
+    // The notes sent are printed as text only.
+    let sent = |style: &str| -> Vec<String> {
+        let text = stdout(&client(&server.addr, &["--style", style]));
+        text.lines()
+            .filter(|l| l.starts_with("Sending"))
+            .map(str::to_string)
             .collect()
     };
-    let sync = results("sync");
-    let future = results("future");
-    assert_eq!(sync, future);
+    let (sync_features, sync_replies) = responses("sync");
+    assert_eq!(
+        (sync_features.clone(), sync_replies.clone()),
+        responses("future")
+    );
     assert!(
-        sync[0].len() > 2,
+        sync_features.len() > 2,
         "two GetFeature answers and the ListFeatures stream"
     );
-    assert_eq!(sync[1].len(), 5);
-    assert_eq!(sync[2].len(), 2);
+    assert!(
+        sync_features
+            .iter()
+            .all(|f| f.get("location").is_some() && f.get("message").is_none()),
+        "{sync_features:?}"
+    );
+    assert_eq!(sync_replies.len(), 2);
+    assert_eq!(sent("sync").len(), 5);
+    assert_eq!(sent("sync"), sent("future"));
 }
 
 #[test]
-fn json_output_is_one_object_per_line() {
+fn json_output_is_one_response_message_per_line_as_the_proto3_mapping_prints_it() {
     let server = TestServer::start();
-    let lines = json_lines(&client(
+    let known = client(
         &server.addr,
         &["get-feature", "409146138", "-746188906", "--json"],
-    ));
-    assert_eq!(lines.len(), 1);
-    assert_eq!(
-        lines[0]["feature"]["name"],
-        "Berkshire Valley Management Area Trail, Jefferson, NJ, USA"
     );
-    assert_eq!(lines[0]["feature"]["location"]["latitude"], 409_146_138);
+    assert_eq!(
+        stdout(&known),
+        "{\"name\": \"Berkshire Valley Management Area Trail, Jefferson, NJ, USA\", \
+         \"location\": {\"latitude\": 409146138, \"longitude\": -746188906}}\n"
+    );
+    // Nothing there: the name and the zero coordinates are defaults, so only the (set) location
+    // is left, empty.
+    let unknown = client(&server.addr, &["get-feature", "0", "0", "--json"]);
+    assert_eq!(json_lines(&unknown), [json!({"location": {}})]);
 }
 
 #[test]
@@ -143,9 +167,25 @@ fn record_route_reads_points_from_standard_input() {
         &["record-route", "--stdin", "--json"],
         &points,
     ));
-    let summary = &lines.last().unwrap()["summary"];
-    assert_eq!(summary["point_count"], 4);
-    assert_eq!(summary["distance"], 47);
+    // The points sent are not printed: the summary is the only line.
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["pointCount"], 4);
+    assert_eq!(lines[0]["distance"], 47);
+}
+
+#[test]
+fn standard_input_is_proto3_json_with_int32_as_numbers_or_strings() {
+    let server = TestServer::start();
+    let points = "{\"latitude\": \"1000\", \"longitude\": 1000}\n\
+                  {\"latitude\": 2000, \"longitude\": \"2000\"}\n";
+    let lines = json_lines(&client_with_stdin(
+        &server.addr,
+        &["record-route", "--stdin", "--json"],
+        points,
+    ));
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["pointCount"], 2);
+    assert_eq!(lines[0]["distance"], 15);
 }
 
 #[test]
@@ -159,9 +199,11 @@ fn route_chat_reads_notes_from_standard_input() {
             &["route-chat", "--stdin", "--json", "--style", style],
             notes,
         ));
-        let received: Vec<&Value> = lines.iter().filter_map(|v| v.get("received")).collect();
-        assert_eq!(received.len(), 1);
-        assert_eq!(received[0]["message"], "hi");
+        // The notes sent are not printed: each line is a reply.
+        assert_eq!(
+            lines,
+            [json!({"location": {"latitude": 5, "longitude": 5}, "message": "hi"})]
+        );
     }
 }
 
@@ -173,6 +215,15 @@ fn a_malformed_input_line_is_named_by_its_number() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("line 3"), "{stderr}");
+    // A field the message does not have is refused too, by name.
+    let input = "{\"latitude\": 1, \"longitude\": 1}\n{\"lat\": 1}\n";
+    let output = client_with_stdin(&server.addr, &["record-route", "--stdin"], input);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("line 2") && stderr.contains("lat"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -187,6 +238,81 @@ fn a_server_that_is_down_gives_one_clear_line_and_exit_code_2() {
         assert!(stderr.contains("UNAVAILABLE"), "{stderr}");
         assert!(stderr.contains(&addr), "{stderr}");
     }
+}
+
+/// The one JSON error object a failed run under --json prints, after checking that standard
+/// error stayed empty and that the run ended with `exit_code`.
+fn json_error(output: &Output, exit_code: i32) -> Value {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(exit_code), "stderr: {stderr}");
+    assert_eq!(stderr, "", "under --json nothing goes to standard error");
+    let stdout = String::from_utf8(output.stdout.clone()).unwrap();
+    let last = stdout.lines().last().expect("an error line");
+    let value: Value = serde_json::from_str(last).unwrap();
+    let keys: Vec<&str> = value
+        .as_object()
+        .map(|o| o.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    assert_eq!(keys, ["error"], "{last}");
+    value["error"].clone()
+}
+
+#[test]
+fn a_server_that_is_down_gives_one_json_error_and_exit_code_2_under_json() {
+    let addr = format!("127.0.0.1:{}", common::free_port());
+    for style in ["sync", "future"] {
+        let output = client(&addr, &["--json", "--style", style, "--timeout", "5"]);
+        let error = json_error(&output, 2);
+        assert_eq!(String::from_utf8_lossy(&output.stdout).lines().count(), 1);
+        assert_eq!(error["code"], 14, "{error}");
+        assert_eq!(error["status"], "UNAVAILABLE", "{error}");
+        assert_eq!(error["rpc"], "GetFeature", "{error}");
+        assert!(
+            error["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{error}"
+        );
+        assert!(error.get("reason").is_none(), "{error}");
+    }
+}
+
+#[test]
+fn a_refused_request_gives_one_json_error_with_the_servers_message_and_exit_code_1() {
+    let server = TestServer::start();
+    let output = client(&server.addr, &["get-feature", "950000000", "0", "--json"]);
+    let error = json_error(&output, 1);
+    assert_eq!(String::from_utf8_lossy(&output.stdout).lines().count(), 1);
+    assert_eq!(error["code"], 3, "{error}");
+    assert_eq!(error["status"], "INVALID_ARGUMENT", "{error}");
+    assert_eq!(error["rpc"], "GetFeature", "{error}");
+    let message = error["message"].as_str().unwrap_or_default();
+    assert!(message.contains("latitude 950000000"), "{error}");
+}
+
+#[test]
+fn a_local_failure_under_json_is_an_error_object_with_only_a_message() {
+    let server = TestServer::start();
+    // The points before the bad line are sent: their summary comes first, then the error.
+    let input = "{\"latitude\": 1, \"longitude\": 1}\nnot json\n";
+    let output = client_with_stdin(&server.addr, &["record-route", "--stdin", "--json"], input);
+    let error = json_error(&output, 2);
+    let message = error["message"].as_str().unwrap_or_default();
+    assert!(message.starts_with("standard input, line 2: "), "{error}");
+    assert_eq!(error.as_object().map(|o| o.len()), Some(1), "{error}");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let summary: Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(summary["pointCount"], 1, "{stdout}");
+
+    let unreadable = client(
+        &server.addr,
+        &["record-route", "--json", "--db", "/nonexistent"],
+    );
+    let error = json_error(&unreadable, 2);
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("/nonexistent")),
+        "{error}"
+    );
 }
 
 #[test]

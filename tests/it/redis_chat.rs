@@ -306,6 +306,16 @@ fn losing_redis_fails_route_chat_only_until_it_returns() {
         stderr.contains("answered, but cannot do this now"),
         "{stderr}"
     );
+    // Under --json, the reason is a field of the error object.
+    let output = Command::new(env!("CARGO_BIN_EXE_route_guide_client"))
+        .args(["--addr", &server.addr, "--json", "route-chat"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(line["error"]["status"], "UNAVAILABLE", "{stdout}");
+    assert_eq!(line["error"]["reason"], CHAT_STORE_UNAVAILABLE, "{stdout}");
     // Everything else goes on.
     let feature = client
         .get_feature(proto::point(409_146_138, -746_188_906))

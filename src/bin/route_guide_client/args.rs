@@ -71,7 +71,8 @@ pub struct Options {
     #[arg(long, global = true, value_enum, default_value_t = Style::Sync)]
     pub style: Style,
 
-    /// Print one JSON object per line instead of text
+    /// Print each response message instead of text, one a line, in the proto3 JSON mapping (what
+    /// grpcurl prints for the same call, on one line)
     #[arg(long, global = true)]
     pub json: bool,
 
@@ -175,8 +176,8 @@ pub enum Command {
         /// Send this many random features of the database, pausing as --pace says
         #[arg(long, default_value_t = 10)]
         points: usize,
-        /// Send the points read from standard input instead: one JSON object per line,
-        /// {"latitude": E7, "longitude": E7}
+        /// Send the points read from standard input instead: one Point a line in proto3 JSON,
+        /// {"latitude": E7, "longitude": E7} (int32 as numbers or strings)
         #[arg(long, conflicts_with = "points")]
         stdin: bool,
     },
@@ -184,7 +185,8 @@ pub enum Command {
     #[command(after_help = ROUTE_CHAT_EXAMPLES)]
     RouteChat {
         /// Send the notes read from standard input as they are read, instead of the tutorial's five:
-        /// one JSON object per line, {"location": {"latitude": E7, "longitude": E7}, "message": "..."}
+        /// one RouteNote a line in proto3 JSON,
+        /// {"location": {"latitude": E7, "longitude": E7}, "message": "..."}
         #[arg(long)]
         stdin: bool,
     },

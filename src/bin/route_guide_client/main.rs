@@ -16,7 +16,8 @@
 //! Exit codes: 0 when every call succeeded; 1 when the server answered a call with an error (an
 //! `UNAVAILABLE` that carries a reason, such as a chat store that is down, is an answer); 2 when
 //! the server could not be reached (`UNAVAILABLE` without a reason) or the input (flags,
-//! database, standard input) was wrong.
+//! database, standard input) was wrong. The same under `--json`, where the failure is one
+//! `{"error": {...}}` line on standard output instead of text on standard error.
 
 mod args;
 mod input;
@@ -33,17 +34,21 @@ use routeguide::CallError;
 use routeguide::LoadError;
 
 use args::{ClientArgs, Command};
+use output::Output;
 use session::Session;
 
 fn main() -> ExitCode {
     let args = ClientArgs::parse();
     routeguide::init_logging("warn");
+    let out = Output {
+        json: args.options.json,
+    };
     let outcome =
-        Session::new(&args.options).and_then(|s| s.run(args.command.unwrap_or(Command::Tour)));
+        Session::new(&args.options, out).and_then(|s| s.run(args.command.unwrap_or(Command::Tour)));
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("route_guide_client: {}", routeguide::describe(&e));
+            out.fail(&e);
             ExitCode::from(e.exit_code())
         }
     }

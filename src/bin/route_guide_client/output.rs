@@ -1,12 +1,20 @@
-//! What the client prints: each thing worth telling is one [`Event`], shown as text for people or
-//! as one JSON object per line (`--json`) for scripts. The interop suite and tests/it/client_cli.rs
-//! read these lines, so their text and JSON shapes change only on purpose.
+//! What the client prints: each thing worth telling is one [`Event`], shown as text for people or,
+//! under `--json`, for scripts: then each response message is one line of its proto3 JSON mapping,
+//! what grpcurl prints for the same call, and nothing else is printed. The interop suite and
+//! tests/it/client_cli.rs read these lines, so their text and JSON shapes change only on purpose.
+//!
+//! A failure is told by [`Output::fail`]: a line of text on standard error, or under `--json`
+//! one `{"error": {...}}` object on standard output, after the responses that came before it.
 
 use std::io::{self, Write};
 
+use grpcio::RpcStatusCode;
+use protobuf::MessageDyn;
 use routeguide::Degrees;
 use routeguide::proto::{Feature, Point, Rectangle, RouteNote, RouteSummary};
-use serde_json::{Value, json};
+use serde_json::Value;
+
+use crate::CliError;
 
 /// Something the session has to tell.
 #[derive(Clone, Copy, Debug)]
@@ -64,23 +72,22 @@ impl Event<'_> {
         }
     }
 
-    /// The event for scripts, or `None` for what only helps people read the text (headings, the
-    /// rectangle about to be searched).
-    pub fn json(&self) -> Option<Value> {
-        let value = match *self {
-            Event::Heading(_) | Event::LookingBetween(_) => return None,
-            Event::Feature(feature) => json!({"feature": feature_json(feature)}),
-            Event::Visiting(point) => json!({"visiting": point_json(point)}),
-            Event::Summary(summary) => json!({"summary": {
-                "point_count": summary.point_count,
-                "feature_count": summary.feature_count,
-                "distance": summary.distance,
-                "elapsed_time": summary.elapsed_time,
-            }}),
-            Event::Sending(note) => json!({"sending": note_json(note)}),
-            Event::Received(note) => json!({"received": note_json(note)}),
+    /// The event for scripts: the proto3 JSON of the response it carries, or `None` for what
+    /// only helps people read the text (headings, the rectangle about to be searched) and for the
+    /// requests sent (a script knows what it sent; grpcurl does not print them either).
+    pub fn json(&self) -> Option<String> {
+        let response: &dyn MessageDyn = match *self {
+            Event::Heading(_)
+            | Event::LookingBetween(_)
+            | Event::Visiting(_)
+            | Event::Sending(_) => {
+                return None;
+            }
+            Event::Feature(feature) => feature,
+            Event::Summary(summary) => summary,
+            Event::Received(note) => note,
         };
-        Some(value)
+        Some(proto3_json(response))
     }
 }
 
@@ -97,7 +104,7 @@ impl Output {
     pub fn emit(self, event: Event<'_>) {
         let line = if self.json {
             match event.json() {
-                Some(value) => value.to_string(),
+                Some(line) => line,
                 None => return,
             }
         } else {
@@ -105,18 +112,84 @@ impl Output {
         };
         let _ = writeln!(io::stdout().lock(), "{line}");
     }
+
+    /// Tells why the run failed: under `--json`, one `{"error": {...}}` line on standard output,
+    /// where a script already reads the responses, and nothing on standard error; otherwise a
+    /// line of text on standard error.
+    pub fn fail(self, error: &CliError) {
+        if self.json {
+            let _ = writeln!(io::stdout().lock(), "{}", error_json(error));
+        } else {
+            eprintln!("route_guide_client: {}", routeguide::describe(error));
+        }
+    }
 }
 
-fn point_json(point: &Point) -> Value {
-    json!({"latitude": point.latitude, "longitude": point.longitude})
+/// The `--json` line of a failure. A failed call gives the status as gRPC defines it (`code`,
+/// its number; `status`, its name), the status message as the server wrote it, the RPC, and the
+/// `reason` from the status's details when there is one; a failure on this side (standard input,
+/// database, TLS files) has only a `message`. Spaced as the mapping spaces the responses, so
+/// that every line of the output reads alike.
+fn error_json(error: &CliError) -> String {
+    let fields: Vec<(&str, Value)> = match error {
+        CliError::Call(call) => {
+            let mut fields = vec![
+                ("code", i32::from(call.code()).into()),
+                ("status", status_name(call.code()).into()),
+                ("message", call.message().into()),
+                ("rpc", call.method().into()),
+            ];
+            if let Some(reason) = call.reason() {
+                fields.push(("reason", reason.into()));
+            }
+            fields
+        }
+        local => vec![("message", routeguide::describe(local).into())],
+    };
+    // Each value is a number or a string, which `Value`'s Display writes as JSON (escaped).
+    let body: Vec<String> = fields
+        .iter()
+        .map(|(name, value)| format!("\"{name}\": {value}"))
+        .collect();
+    format!("{{\"error\": {{{}}}}}", body.join(", "))
 }
 
-fn feature_json(feature: &Feature) -> Value {
-    json!({"name": feature.name, "location": point_json(&feature.location)})
+/// The canonical name of a gRPC status code, as grpcurl and every gRPC library spell it. grpcio
+/// has the names only inside its `Debug` output (`14-UNAVAILABLE`), which is not a contract. A
+/// number outside the 17 codes is `UNKNOWN`, as gRPC itself treats it.
+fn status_name(code: RpcStatusCode) -> &'static str {
+    match code {
+        RpcStatusCode::OK => "OK",
+        RpcStatusCode::CANCELLED => "CANCELLED",
+        RpcStatusCode::UNKNOWN => "UNKNOWN",
+        RpcStatusCode::INVALID_ARGUMENT => "INVALID_ARGUMENT",
+        RpcStatusCode::DEADLINE_EXCEEDED => "DEADLINE_EXCEEDED",
+        RpcStatusCode::NOT_FOUND => "NOT_FOUND",
+        RpcStatusCode::ALREADY_EXISTS => "ALREADY_EXISTS",
+        RpcStatusCode::PERMISSION_DENIED => "PERMISSION_DENIED",
+        RpcStatusCode::RESOURCE_EXHAUSTED => "RESOURCE_EXHAUSTED",
+        RpcStatusCode::FAILED_PRECONDITION => "FAILED_PRECONDITION",
+        RpcStatusCode::ABORTED => "ABORTED",
+        RpcStatusCode::OUT_OF_RANGE => "OUT_OF_RANGE",
+        RpcStatusCode::UNIMPLEMENTED => "UNIMPLEMENTED",
+        RpcStatusCode::INTERNAL => "INTERNAL",
+        RpcStatusCode::UNAVAILABLE => "UNAVAILABLE",
+        RpcStatusCode::DATA_LOSS => "DATA_LOSS",
+        RpcStatusCode::UNAUTHENTICATED => "UNAUTHENTICATED",
+        _ => "UNKNOWN",
+    }
 }
 
-fn note_json(note: &RouteNote) -> Value {
-    json!({"location": point_json(&note.location), "message": note.message})
+/// `message` in the proto3 JSON mapping with protobuf-json-mapping's default options, as grpcurl
+/// prints it by default: lowerCamelCase names, fields at their default value left out, int32 as
+/// numbers. The mapping writes it on one line, `{"name": "...", "location": {...}}`.
+fn proto3_json(message: &dyn MessageDyn) -> String {
+    // The printer fails only on `Any` (not implemented) and on malformed well-known types
+    // (Timestamp, Duration, Struct). route_guide.proto's messages hold none of them, so no value
+    // a server sends can make it fail: a failure here is a change to the proto, caught by the
+    // tests below.
+    protobuf_json_mapping::print_to_string(message)
+        .expect("route_guide.proto's messages have a proto3 JSON form")
 }
 
 #[cfg(test)]
@@ -125,29 +198,35 @@ mod tests {
 
     use super::*;
 
-    fn json_line(event: Event<'_>) -> Option<String> {
-        event.json().map(|value| value.to_string())
-    }
-
     #[test]
-    fn a_feature_reads_as_the_tutorial_prints_it() {
+    fn a_feature_reads_as_the_tutorial_prints_it_or_as_grpcurl_does() {
         let feature = proto::feature("Berkshire Valley", proto::point(409_146_138, -746_188_906));
         assert_eq!(
             Event::Feature(&feature).text(),
             "Feature called \"Berkshire Valley\" at 40.9146138, -74.6188906"
         );
         assert_eq!(
-            json_line(Event::Feature(&feature)).as_deref(),
+            Event::Feature(&feature).json().as_deref(),
             Some(
-                r#"{"feature":{"location":{"latitude":409146138,"longitude":-746188906},"name":"Berkshire Valley"}}"#
+                r#"{"name": "Berkshire Valley", "location": {"latitude": 409146138, "longitude": -746188906}}"#
             )
         );
-        let nameless = proto::feature("", proto::point(0, 0));
-        assert_eq!(Event::Feature(&nameless).text(), "Found no feature at 0, 0");
     }
 
     #[test]
-    fn a_summary_is_four_lines_of_text_or_one_json_object() {
+    fn an_unnamed_feature_at_zero_keeps_only_its_location_in_json() {
+        // Proto3 JSON leaves out fields at their default: the empty name, the zero coordinates.
+        // The location itself is set, so it stays, as an empty object.
+        let nameless = proto::feature("", proto::point(0, 0));
+        assert_eq!(Event::Feature(&nameless).text(), "Found no feature at 0, 0");
+        assert_eq!(
+            Event::Feature(&nameless).json().as_deref(),
+            Some(r#"{"location": {}}"#)
+        );
+    }
+
+    #[test]
+    fn a_summary_is_four_lines_of_text_or_one_json_object_with_camel_case_names() {
         let summary = RouteSummary {
             point_count: 4,
             feature_count: 1,
@@ -160,31 +239,70 @@ mod tests {
             "Finished trip with 4 points\nPassed 1 features\nTravelled 47 metres\nIt took 2 seconds"
         );
         assert_eq!(
-            json_line(Event::Summary(&summary)).as_deref(),
-            Some(
-                r#"{"summary":{"distance":47,"elapsed_time":2,"feature_count":1,"point_count":4}}"#
-            )
+            Event::Summary(&summary).json().as_deref(),
+            Some(r#"{"pointCount": 4, "featureCount": 1, "distance": 47, "elapsedTime": 2}"#)
         );
     }
 
     #[test]
-    fn notes_name_their_direction() {
+    fn a_received_note_is_json_and_a_sent_one_is_text_only() {
         let note = proto::route_note(proto::point(1, 0), "hi");
         assert_eq!(
             Event::Sending(&note).text(),
             "Sending \"hi\" at 0.0000001, 0"
         );
+        assert_eq!(Event::Sending(&note).json(), None);
         assert_eq!(
-            json_line(Event::Received(&note)).as_deref(),
-            Some(r#"{"received":{"location":{"latitude":1,"longitude":0},"message":"hi"}}"#)
+            Event::Received(&note).json().as_deref(),
+            Some(r#"{"location": {"latitude": 1}, "message": "hi"}"#)
         );
     }
 
     #[test]
-    fn headings_and_rectangles_are_for_people_only() {
+    fn the_json_of_each_response_parses_back_to_the_same_message() {
+        let feature = proto::feature("a \"quoted\" name", proto::point(-1, 2));
+        let line = Event::Feature(&feature).json().unwrap();
+        assert_eq!(
+            protobuf_json_mapping::parse_from_str::<Feature>(&line).unwrap(),
+            feature
+        );
+        let note = proto::route_note(proto::point(3, -4), "n\u{e9}e\n");
+        let line = Event::Received(&note).json().unwrap();
+        assert_eq!(
+            protobuf_json_mapping::parse_from_str::<RouteNote>(&line).unwrap(),
+            note
+        );
+    }
+
+    #[test]
+    fn a_local_failure_is_an_error_object_with_only_its_message() {
+        let error = CliError::Input("standard input, line 2: \"x\" is not a Point".to_string());
+        assert_eq!(
+            error_json(&error),
+            r#"{"error": {"message": "standard input, line 2: \"x\" is not a Point"}}"#
+        );
+    }
+
+    #[test]
+    fn status_codes_have_their_canonical_names() {
+        // grpcio's Debug output (`14-UNAVAILABLE`) is not a contract, but a good witness.
+        for number in 0..=16 {
+            let code = RpcStatusCode::from(number);
+            assert_eq!(
+                format!("{code:?}"),
+                format!("{number}-{}", status_name(code))
+            );
+        }
+        assert_eq!(status_name(RpcStatusCode::from(99)), "UNKNOWN");
+    }
+
+    #[test]
+    fn headings_rectangles_and_requests_are_for_people_only() {
         let area = proto::rectangle(proto::point(0, 0), proto::point(1, 1));
-        assert_eq!(json_line(Event::Heading("GetFeature")), None);
-        assert_eq!(json_line(Event::LookingBetween(&area)), None);
+        let point = proto::point(1, 1);
+        assert_eq!(Event::Heading("GetFeature").json(), None);
+        assert_eq!(Event::LookingBetween(&area).json(), None);
+        assert_eq!(Event::Visiting(&point).json(), None);
         assert_eq!(
             Event::Heading("GetFeature").text(),
             "-------------- GetFeature --------------"

@@ -14,7 +14,7 @@ use routeguide::{CallError, RouteGuideClient};
 
 use crate::CliError;
 use crate::args::{Command, Options, Style};
-use crate::input::{JsonLines, JsonNote, JsonPoint};
+use crate::input::JsonLines;
 use crate::output::{Event, Output};
 use crate::pace::Pace;
 
@@ -40,12 +40,13 @@ pub struct Session {
 }
 
 impl Session {
-    pub fn new(options: &Options) -> Result<Self, CliError> {
+    /// A session with the flags of `options`, telling what happens through `out`.
+    pub fn new(options: &Options, out: Output) -> Result<Self, CliError> {
         Ok(Session {
             client: RouteGuideClient::connect_with(&options.addr, &options.client_options()?)
                 .with_timeout(Duration::from_secs_f64(options.timeout)),
             style: options.style,
-            out: Output { json: options.json },
+            out,
             pace: options.pace,
             db_path: options.db.clone(),
         })
@@ -65,14 +66,14 @@ impl Session {
                 proto::point(hi_lat, hi_lon),
             )),
             Command::RecordRoute { stdin: true, .. } => {
-                let (points, input_error) = JsonLines::<JsonPoint>::stdin();
-                self.record_route(points.map(JsonPoint::into_point), Pace::NONE, 0)?;
+                let (points, input_error) = JsonLines::<Point>::stdin();
+                self.record_route(points, Pace::NONE, 0)?;
                 input_error.check()
             }
             Command::RecordRoute { points, .. } => self.record_random_route(points),
             Command::RouteChat { stdin: true } => {
-                let (notes, input_error) = JsonLines::<JsonNote>::stdin();
-                self.route_chat(notes.map(JsonNote::into_note))?;
+                let (notes, input_error) = JsonLines::<RouteNote>::stdin();
+                self.route_chat(notes)?;
                 input_error.check()
             }
             Command::RouteChat { stdin: false } => self.route_chat(tour_notes()),
