@@ -28,11 +28,11 @@ ONLY ?=
 help:
 	@sed -n 's/^## //p' $(MAKEFILE_LIST)
 
-# The two programs of the root package; the load generator (bench/) is not part of them.
+## build: the server and the client (not the load generator)
 build: prerequisites
 	$(CARGO) build --bins
 
-# route_guide_bench, the workspace member bench/, beside the programs it measures.
+## build-bench: the load generator, route_guide_bench (bench/), beside the programs it measures
 build-bench: build
 	$(CARGO) build -p routeguide-bench
 

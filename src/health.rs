@@ -6,7 +6,9 @@
 //!
 //! Statuses change a handful of times in a server's life, so each watcher gets its own unbounded
 //! queue of updates, filled under the lock and drained by its call's future; no handler waits for
-//! anything but its own queue and the network.
+//! anything but its own queue and the network. A limit it shares with grpcio-health: grpcio tells
+//! a handler that its client cancelled only when it next writes, so a cancelled `Watch` stays
+//! parked until the next change of status (in practice, shutdown).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};

@@ -219,8 +219,17 @@ fn read_pem(flag: &'static str, path: &Path, holds: Holds) -> Result<Vec<u8>, Tl
             };
             match key.label.as_str() {
                 "PRIVATE KEY" => {
-                    if let Err(e) = rcgen::KeyPair::try_from(key.contents.as_slice()) {
-                        return Err(fail(format!("its PKCS#8 private key does not parse ({e})")));
+                    if rcgen::KeyPair::try_from(key.contents.as_slice()).is_err() {
+                        // rcgen knows the common algorithms only; a key it cannot load must
+                        // still be well-formed DER, which BoringSSL may well read (P-521, say).
+                        if !is_one_der_value(&key.contents) {
+                            return Err(fail("its PKCS#8 private key does not parse".to_string()));
+                        }
+                        warn!(
+                            "{flag} {}: the PKCS#8 key's algorithm is not one checked here; it is \
+                             passed on, and BoringSSL decides",
+                            path.display()
+                        );
                     }
                 }
                 "ENCRYPTED PRIVATE KEY" => {
@@ -229,15 +238,32 @@ fn read_pem(flag: &'static str, path: &Path, holds: Holds) -> Result<Vec<u8>, Tl
                             .to_string(),
                     ));
                 }
-                label => warn!(
-                    "{flag} {}: a key in the \"{label}\" form is passed on unchecked; a PKCS#8 \
-                     key (\"PRIVATE KEY\", as `openssl genpkey` writes) is checked at start",
-                    path.display()
-                ),
+                label @ ("RSA PRIVATE KEY" | "EC PRIVATE KEY") => {
+                    if !is_one_der_value(&key.contents) {
+                        return Err(fail(format!("its \"{label}\" key does not parse")));
+                    }
+                    warn!(
+                        "{flag} {}: a key in the \"{label}\" form is passed on unchecked; a \
+                         PKCS#8 key (\"PRIVATE KEY\", as `openssl genpkey` writes) is checked at \
+                         start",
+                        path.display()
+                    );
+                }
+                label => {
+                    return Err(fail(format!(
+                        "its \"{label}\" key is not one gRPC reads: give a PKCS#8, RSA or EC key \
+                         in PEM"
+                    )));
+                }
             }
         }
     }
     Ok(pem)
+}
+
+/// Whether `bytes` hold exactly one well-formed DER value.
+fn is_one_der_value(bytes: &[u8]) -> bool {
+    matches!(x509_parser::der_parser::parse_der(bytes), Ok((rest, _)) if rest.is_empty())
 }
 
 /// A TLS file that cannot be used: the flag, the file, and why.
@@ -351,6 +377,34 @@ mod tests {
             "{error}"
         );
 
+        // A P-521 key (made with `openssl genpkey`): rcgen cannot load it, BoringSSL can, so it
+        // is passed on rather than refused.
+        let p521 = temp_file(
+            "p521-key.pem",
+            "-----BEGIN PRIVATE KEY-----
+MIHuAgEAMBAGByqGSM49AgEGBSuBBAAjBIHWMIHTAgEBBEIBulUWCMyFgUKy2z6p
+gGYu6phUQHuQdQdRH3MgjoeH/vGm660M3897k3rrkxwt6OOtHIrFWe8THCg3a4Y7
+gElzRCWhgYkDgYYABAGRPuxzoQXKR3GSp3q4pWEoXvOsDtjouaxduy2aoJbRV/GA
+OKuo0SbJgbsluai8GgQihVSVOjKJrJFVwkE50/+4QAEpkMO5hjomo0u1dOehe1zY
+L5pbUNPiKEQG10xmtRYTNMBmN5+NE77kfJ8rmFYh9gs0C2Vg6BiQi5SFyX+lQ/7e
+mw==
+-----END PRIVATE KEY-----
+",
+        );
+        assert!(ServerTls::from_files(&cert, &p521, None).is_ok());
+        // A key gRPC cannot read at all is refused, naming its form.
+        let openssh = temp_file(
+            "openssh-key.pem",
+            "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n",
+        );
+        let error = ServerTls::from_files(&cert, &openssh, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("--tls-key") && error.contains("\"OPENSSH PRIVATE KEY\" key is not one"),
+            "{error}"
+        );
+
         let not_a_key = temp_file("key.pem", "hello");
         let error = ServerTls::from_files(&cert, &not_a_key, None)
             .unwrap_err()
@@ -367,7 +421,7 @@ mod tests {
             error.contains("--tls-ca") && error.contains("does not hold a PEM certificate"),
             "{error}"
         );
-        for path in [corrupt, cert, key, corrupt_key, not_a_key] {
+        for path in [corrupt, cert, key, corrupt_key, p521, openssh, not_a_key] {
             std::fs::remove_file(path).unwrap();
         }
     }

@@ -83,8 +83,9 @@ impl ChatLimits {
     }
 }
 
-/// Where the shared board lives: in the server's memory, or in Redis for several replicas.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// Where the shared board lives: in the server's memory, or in Redis for several replicas. Shown
+/// (`Display` and `Debug` alike) with any password of a Redis address hidden.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub enum ChatBackend {
     /// A board in this server's memory; its notes end with the process.
     #[default]
@@ -103,11 +104,21 @@ impl FromStr for ChatBackend {
         }
         if !text.starts_with("redis://") {
             return Err(format!(
-                "`{text}` is neither `memory` nor a `redis://HOST:PORT[/DB]` address"
+                "`{}` is neither `memory` nor a `redis://HOST:PORT[/DB]` address",
+                redacted(text)
             ));
         }
         redis::check_address(text)?;
         Ok(ChatBackend::Redis(text.to_string()))
+    }
+}
+
+impl fmt::Debug for ChatBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ChatBackend::Memory => f.write_str("Memory"),
+            ChatBackend::Redis(url) => f.debug_tuple("Redis").field(&redacted(url)).finish(),
+        }
     }
 }
 

@@ -55,7 +55,7 @@ fn a_call_in_flight_at_sigterm_completes_within_the_grace_period() {
     let (points_tx, pending) = open_route(&server.addr());
     server.terminate().unwrap();
     server
-        .wait_for_log("shutting down", Duration::from_secs(10))
+        .wait_for_log("calls in flight have", Duration::from_secs(10))
         .unwrap();
     points_tx.send(proto::point(2000, 2000)).unwrap();
     drop(points_tx);
@@ -204,7 +204,7 @@ fn a_second_signal_during_the_grace_period_stops_at_once() {
     server.terminate().unwrap();
     // The route keeps the graceful shutdown waiting; a second signal ends the wait.
     server
-        .wait_for_log("shutting down", Duration::from_secs(10))
+        .wait_for_log("calls in flight have", Duration::from_secs(10))
         .unwrap();
     server.terminate().unwrap();
     let status = server.wait_for_exit(Duration::from_secs(10)).unwrap();
@@ -275,8 +275,7 @@ fn a_server_configured_by_the_environment_alone_serves_and_a_flag_wins_over_its_
 
 #[test]
 fn a_redis_password_from_the_environment_shows_neither_in_help_nor_in_errors() {
-    let url = "redis://:s3cret@127.0.0.1:1";
-    let run = |args: &[&str]| {
+    let run_with = |url: &str, args: &[&str]| {
         let output = Command::new(env!("CARGO_BIN_EXE_route_guide_server"))
             .args(args)
             .env("ROUTEGUIDE_CHAT_BACKEND", url)
@@ -287,6 +286,7 @@ fn a_redis_password_from_the_environment_shows_neither_in_help_nor_in_errors() {
             String::from_utf8_lossy(&output.stdout) + String::from_utf8_lossy(&output.stderr);
         (output.status.code(), text.into_owned())
     };
+    let run = |args: &[&str]| run_with("redis://:s3cret@127.0.0.1:1", args);
     let (code, help) = run(&["--help"]);
     assert_eq!(code, Some(0));
     assert!(help.contains("ROUTEGUIDE_CHAT_BACKEND"), "{help}");
@@ -295,6 +295,11 @@ fn a_redis_password_from_the_environment_shows_neither_in_help_nor_in_errors() {
     let (code, error) = run(&["--addr", "127.0.0.1:0"]);
     assert_eq!(code, Some(1), "{error}");
     assert!(error.contains("redis://:***@127.0.0.1:1"), "{error}");
+    assert!(!error.contains("s3cret"), "{error}");
+    // An address that does not even parse is a usage error, and its password stays hidden too.
+    let (code, error) = run_with("redis://:s3cret@[bad", &["--addr", "127.0.0.1:0"]);
+    assert_eq!(code, Some(2), "{error}");
+    assert!(error.contains("redis://:***@[bad"), "{error}");
     assert!(!error.contains("s3cret"), "{error}");
 }
 

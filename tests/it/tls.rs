@@ -234,5 +234,29 @@ fn the_binaries_speak_tls_from_pem_files_and_name_a_bad_one() {
         stderr.contains("--tls-key") && stderr.contains("ca.pem"),
         "{stderr}"
     );
+
+    // PEM armour around a body that is no certificate stops the server at start, not at the
+    // first handshake.
+    let corrupt = write(
+        "corrupt.pem",
+        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_route_guide_server"))
+        .args([
+            "--addr",
+            "127.0.0.1:0",
+            "--tls-cert",
+            &corrupt,
+            "--tls-key",
+            &key,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("--tls-cert {corrupt}")) && stderr.contains("does not parse"),
+        "{stderr}"
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }

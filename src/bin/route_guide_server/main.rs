@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use routeguide::ServerTls;
 use routeguide::{ChatBackend, ChatLimits, ChatScope};
 use routeguide::{ServerConfig, ServerError};
@@ -46,8 +46,10 @@ struct Flags {
     /// Where the shared chat board lives: `memory` (this process) or `redis://HOST:PORT[/DB]`,
     /// shared by every server pointed at that Redis and kept across their restarts (needs
     /// --chat-scope shared)
-    #[arg(long, env = "ROUTEGUIDE_CHAT_BACKEND", hide_env_values = true, default_value_t = ChatBackend::default())]
-    chat_backend: ChatBackend,
+    // Taken as text and parsed in `main`: clap would echo a value it cannot parse, password and
+    // all, where this program's own message hides it.
+    #[arg(long, env = "ROUTEGUIDE_CHAT_BACKEND", hide_env_values = true, default_value_t = ChatBackend::default().to_string())]
+    chat_backend: String,
 
     /// Notes kept per location by RouteChat; the oldest is dropped beyond it
     #[arg(long, env = "ROUTEGUIDE_CHAT_HISTORY", default_value_t = defaults().chat_limits.history_per_location, value_parser = at_least_one)]
@@ -123,7 +125,7 @@ fn chat_scope(scope: Scope, backend: ChatBackend) -> Result<ChatScope, FlagError
         (Scope::Stream, ChatBackend::Memory) => Ok(ChatScope::Stream),
         (Scope::Stream, ChatBackend::Redis(_)) => Err(FlagError(
             "a Redis chat backend holds the notes every client shares: it needs --chat-scope \
-             shared",
+             shared (or ROUTEGUIDE_CHAT_SCOPE=shared)",
         )),
     }
 }
@@ -164,8 +166,19 @@ fn non_negative_secs(text: &str) -> Result<f64, String> {
 
 fn main() -> ExitCode {
     let flags = Flags::parse();
+    let backend = flags
+        .chat_backend
+        .parse::<ChatBackend>()
+        .unwrap_or_else(|problem| {
+            Flags::command()
+                .error(
+                    clap::error::ErrorKind::ValueValidation,
+                    format!("invalid value for '--chat-backend <CHAT_BACKEND>': {problem}"),
+                )
+                .exit()
+        });
     routeguide::init_logging("info");
-    let outcome = config(flags).and_then(|config| {
+    let outcome = config(flags, backend).and_then(|config| {
         routeguide::termination_signal()
             .and_then(|signal| routeguide::serve(&config, signal))
             .map_err(Into::into)
@@ -181,7 +194,7 @@ fn main() -> ExitCode {
 
 /// The flags as a [`ServerConfig`]: one line per field. No `..ServerConfig::default()` at the
 /// end, so that a new field the flags forget is a compile error here.
-fn config(flags: Flags) -> Result<ServerConfig, Box<dyn std::error::Error>> {
+fn config(flags: Flags, backend: ChatBackend) -> Result<ServerConfig, Box<dyn std::error::Error>> {
     let tls = match (&flags.tls_cert, &flags.tls_key) {
         (Some(cert), Some(key)) => Some(
             ServerTls::from_files(cert, key, flags.tls_client_ca.as_deref())
@@ -195,7 +208,7 @@ fn config(flags: Flags) -> Result<ServerConfig, Box<dyn std::error::Error>> {
         threads: flags
             .threads
             .map_or_else(routeguide::default_threads, usize::from),
-        chat_scope: chat_scope(flags.chat_scope, flags.chat_backend)?,
+        chat_scope: chat_scope(flags.chat_scope, backend)?,
         chat_limits: ChatLimits {
             history_per_location: flags.chat_history,
             locations: flags.chat_locations,
