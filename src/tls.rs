@@ -162,13 +162,22 @@ impl fmt::Debug for ClientTls {
 }
 
 /// Whether `key` is the private key of the first certificate in `cert`: `None` when that cannot be
-/// told here (a key that is not PKCS#8, or PEM that does not parse).
+/// told here (a key that is not PKCS#8, or of an algorithm rcgen does not load). The blocks are
+/// found as [`read_pem`] finds them, so a file that holds more than the key is read alike.
 fn key_matches_certificate(cert: &[u8], key: &[u8]) -> Option<bool> {
-    let key = rcgen::KeyPair::from_pem(std::str::from_utf8(key).ok()?).ok()?;
-    let (_, pem) = x509_parser::pem::parse_x509_pem(cert).ok()?;
-    let certificate = pem.parse_x509().ok()?;
+    let key = first_block(key, |label| label == "PRIVATE KEY")?;
+    let key = rcgen::KeyPair::try_from(key.contents.as_slice()).ok()?;
+    let cert = first_block(cert, |label| label == "CERTIFICATE")?;
+    let certificate = cert.parse_x509().ok()?;
     let certified = certificate.public_key().subject_public_key.data.as_ref();
     Some(certified == rcgen::PublicKeyData::der_bytes(&key))
+}
+
+/// The first well-formed PEM block of `pem` whose label `wanted` accepts.
+fn first_block(pem: &[u8], wanted: impl Fn(&str) -> bool) -> Option<Pem> {
+    Pem::iter_from_buffer(pem)
+        .map_while(Result::ok)
+        .find(|block| wanted(&block.label))
 }
 
 /// What a PEM file given to a flag must hold.
@@ -325,9 +334,7 @@ mod tests {
         let key_file = temp_file("match-key.pem", &key);
         let other_file = temp_file("other-key.pem", &other_key);
         assert!(ServerTls::from_files(&cert_file, &key_file, None).is_ok());
-        let error = ServerTls::from_files(&cert_file, &other_file, None)
-            .unwrap_err()
-            .to_string();
+        let error = refusal(ServerTls::from_files(&cert_file, &other_file, None));
         assert!(error.starts_with("--tls-key"), "{error}");
         assert!(
             error.contains("other-key.pem: it is not the key of the certificate in"),
@@ -338,10 +345,19 @@ mod tests {
         }
     }
 
+    /// What a refusal says, cause included, as the programs print it.
+    #[track_caller]
+    fn refusal<T>(outcome: Result<T, TlsError>) -> String {
+        match outcome {
+            Ok(_) => panic!("the files were accepted"),
+            Err(e) => crate::describe(&e),
+        }
+    }
+
     #[test]
     fn files_that_cannot_be_used_are_named_with_their_flag() {
         let missing = Path::new("no/such/server.pem");
-        let error = crate::describe(&ServerTls::from_files(missing, missing, None).unwrap_err());
+        let error = refusal(ServerTls::from_files(missing, missing, None));
         assert!(
             error.starts_with("--tls-cert no/such/server.pem: cannot read it"),
             "{error}"
@@ -356,9 +372,7 @@ mod tests {
         let (good_cert, good_key) = certificate();
         let cert = temp_file("cert.pem", &good_cert);
         let key = temp_file("good-key.pem", &good_key);
-        let error = ServerTls::from_files(&corrupt, &key, None)
-            .unwrap_err()
-            .to_string();
+        let error = refusal(ServerTls::from_files(&corrupt, &key, None));
         assert!(
             error.starts_with(&format!("--tls-cert {}", corrupt.display()))
                 && error.contains("certificate 1 in it does not parse"),
@@ -368,9 +382,7 @@ mod tests {
             "corrupt-key.pem",
             "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
         );
-        let error = ServerTls::from_files(&cert, &corrupt_key, None)
-            .unwrap_err()
-            .to_string();
+        let error = refusal(ServerTls::from_files(&cert, &corrupt_key, None));
         assert!(
             error.starts_with(&format!("--tls-key {}", corrupt_key.display()))
                 && error.contains("its PKCS#8 private key does not parse"),
@@ -397,26 +409,20 @@ mw==
             "openssh-key.pem",
             "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n",
         );
-        let error = ServerTls::from_files(&cert, &openssh, None)
-            .unwrap_err()
-            .to_string();
+        let error = refusal(ServerTls::from_files(&cert, &openssh, None));
         assert!(
             error.contains("--tls-key") && error.contains("\"OPENSSH PRIVATE KEY\" key is not one"),
             "{error}"
         );
 
         let not_a_key = temp_file("key.pem", "hello");
-        let error = ServerTls::from_files(&cert, &not_a_key, None)
-            .unwrap_err()
-            .to_string();
+        let error = refusal(ServerTls::from_files(&cert, &not_a_key, None));
         assert!(
             error.contains("--tls-key") && error.contains("does not hold a PEM private key"),
             "{error}"
         );
 
-        let error = ClientTls::from_files(Some(&not_a_key), None, None)
-            .unwrap_err()
-            .to_string();
+        let error = refusal(ClientTls::from_files(Some(&not_a_key), None, None));
         assert!(
             error.contains("--tls-ca") && error.contains("does not hold a PEM certificate"),
             "{error}"
