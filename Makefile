@@ -18,6 +18,9 @@ export PATH := $(TOOLS)/bin:$(PATH)
 export CMAKE_POLICY_VERSION_MINIMUM := 3.5
 
 INTEROP_VENV := $(TOOLS)/interop-venv
+# The gRPC core as we build it (vendor/README.md): every cargo command reads it, through Cargo.toml's
+# [patch.crates-io], so `prerequisites` makes it first.
+VENDORED := vendor/grpcio-sys/.vendored
 
 SOAK_SECS ?= 600
 ONLY ?=
@@ -96,16 +99,20 @@ cargo-deny:
 		echo "installing cargo-deny $(CARGO_DENY_VERSION) from crates.io (once)"; \
 		$(CARGO) install --locked cargo-deny --version $(CARGO_DENY_VERSION); }
 
-## clean: removes target/ and .tools/ (the installed CMake and the interop suite's Python)
+## clean: removes target/, .tools/ (the installed CMake, the interop suite's Python) and vendor/grpcio-sys
 clean:
-	$(CARGO) clean
-	rm -rf $(TOOLS)
+	rm -rf target $(TOOLS) vendor/grpcio-sys
 
-# What building the gRPC core needs: cargo, a C++ compiler and CMake (installed here if missing).
-prerequisites: $(if $(shell PATH='$(PATH)' command -v cmake),,$(TOOLS)/bin/cmake)
+# What building the gRPC core needs: cargo, a C++ compiler, CMake (installed here if missing), and
+# the core itself with our patch (vendor/README.md).
+prerequisites: $(VENDORED) $(if $(shell PATH='$(PATH)' command -v cmake),,$(TOOLS)/bin/cmake)
 	@command -v $(CARGO) >/dev/null || { echo "error: cargo is missing: install Rust with rustup (https://rustup.rs)"; exit 1; }
 	@command -v c++ >/dev/null || command -v g++ >/dev/null || command -v clang++ >/dev/null || \
 		{ echo "error: no C++ compiler, needed to build the gRPC core: install g++ (Debian/Ubuntu: apt-get install g++)"; exit 1; }
+
+# grpcio-sys as published, checked against its checksum, with vendor/*.patch applied.
+$(VENDORED): vendor/fetch-grpcio-sys $(wildcard vendor/grpcio-sys-*.patch)
+	@vendor/fetch-grpcio-sys
 
 $(TOOLS)/bin/cmake:
 	@command -v python3 >/dev/null || { echo "error: cmake is missing, and python3 to install it is too: install cmake (apt-get install cmake) or python3"; exit 1; }

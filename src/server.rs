@@ -5,7 +5,7 @@
 //! (a channel) drive the same code. The defaults of every setting are in
 //! [`ServerConfig::default`].
 
-use std::ffi::OsString;
+use std::ffi::{CStr, OsString};
 use std::fmt;
 use std::fs;
 use std::future::Future;
@@ -15,7 +15,9 @@ use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::Duration;
 
-use grpcio::{ChannelBuilder, EnvBuilder, Environment, ServerBuilder, ServerCredentials};
+use grpcio::{
+    ChannelBuilder, EnvBuilder, Environment, ResourceQuota, ServerBuilder, ServerCredentials,
+};
 use log::{info, warn};
 
 use crate::chat::{Chat, ChatLimits, ChatScope, ChatSetupError};
@@ -37,6 +39,9 @@ const CANCEL_WAIT: Duration = Duration::from_secs(2);
 /// wait in the core. The number of slots made no measurable difference to the server's CPU per
 /// call, so this is sized for bursts of new calls, not for speed.
 const REQUEST_SLOTS_PER_THREAD: usize = 1024;
+/// The channel argument of the vendored gRPC core's Rapid Reset limit (vendor/README.md); a core
+/// without the patch ignores it.
+const MAX_PENDING_RESETS_ARG: &CStr = c"grpc.http2.max_pending_reset_streams";
 
 /// Everything that shapes a server.
 #[derive(Clone, Debug)]
@@ -56,6 +61,15 @@ pub struct ServerConfig {
     pub max_message_bytes: usize,
     /// How many calls one connection may have open at once; more wait for a free slot.
     pub max_concurrent_streams: u32,
+    /// How many of its calls one connection may reset before the server answered them and still
+    /// have them held by the server; one more, and the server sends it
+    /// `GOAWAY(ENHANCE_YOUR_CALM, "too_many_resets")` and closes it (HTTP/2 Rapid Reset,
+    /// CVE-2023-44487; vendor/README.md). 0 turns the limit off.
+    pub max_pending_resets: u32,
+    /// The memory the gRPC transport may use across all connections (read buffers, flow-control
+    /// windows, calls); near it the core shrinks windows, sends idle connections away and cancels
+    /// calls rather than grow.
+    pub max_memory_bytes: usize,
     /// TLS (and mutual TLS) settings; plaintext when `None`.
     pub tls: Option<ServerTls>,
     /// How long calls in flight may run on once shutdown begins before they are cancelled.
@@ -79,6 +93,11 @@ impl Default for ServerConfig {
             // gRPC's own default for a received message.
             max_message_bytes: 4 * 1024 * 1024,
             max_concurrent_streams: 1000,
+            // hyper's default for the same defence (`max_pending_accept_reset_streams`).
+            max_pending_resets: 20,
+            // 32 clients uploading 1 MiB messages as fast as they can were all answered within a
+            // quarter of this (tests/measure/memory_quota.rs; README, "Reliability").
+            max_memory_bytes: 256 << 20,
             tls: None,
             grace: Duration::from_secs(5),
             port_file: None,
@@ -122,6 +141,14 @@ impl RouteGuideServer {
         let limits = ChannelBuilder::new(Arc::clone(&env))
             .max_receive_message_len(clamp_to_i32(config.max_message_bytes))
             .max_concurrent_stream(clamp_to_i32(config.max_concurrent_streams as usize))
+            .raw_cfg_int(
+                MAX_PENDING_RESETS_ARG.to_owned(),
+                clamp_to_i32(config.max_pending_resets as usize),
+            )
+            .set_resource_quota(
+                ResourceQuota::new(Some("routeguide-server"))
+                    .resize_memory(config.max_memory_bytes),
+            )
             .build_args();
         let health = HealthService::serving(&["", SERVICE_NAME]);
         let builder = ServerBuilder::new(Arc::clone(&env))

@@ -10,7 +10,8 @@
 //! * [`standard_db`]: the repository's own database, `data/route_guide_db.json`;
 //! * [`write_database`] and [`generated_db`]: deterministic feature databases of any size;
 //! * [`free_port`] and [`cpu_time_of`]: small readings of the machine;
-//! * [`eventually`]: waiting for a condition by looking again, not by sleeping a guessed while.
+//! * [`eventually`]: waiting for a condition by looking again, not by sleeping a guessed while;
+//! * [`raw`]: RouteGuide's methods with raw bytes for messages, for tests of hostile input.
 //!
 //! Everything here is Linux-minded (`/proc`, `taskset`, `kill`), as the tests and the benchmark
 //! are.
@@ -20,6 +21,7 @@
 
 mod generate;
 mod process;
+pub mod raw;
 mod redis;
 mod wait;
 

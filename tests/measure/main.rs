@@ -5,6 +5,8 @@
 
 mod cancellation;
 mod churn;
+mod memory_quota;
+mod rapid_reset;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};

@@ -72,6 +72,16 @@ struct Flags {
     #[arg(long, env = "ROUTEGUIDE_MAX_CONCURRENT_STREAMS", default_value_t = defaults().max_concurrent_streams, value_parser = clap::value_parser!(u32).range(1..))]
     max_concurrent_streams: u32,
 
+    /// Calls one connection may reset before they were answered, still held by the server, before
+    /// the server sends it GOAWAY(ENHANCE_YOUR_CALM) and closes it (HTTP/2 Rapid Reset); 0: no limit
+    #[arg(long, env = "ROUTEGUIDE_MAX_PENDING_RESETS", default_value_t = defaults().max_pending_resets)]
+    max_pending_resets: u32,
+
+    /// Memory the gRPC transport may use across all connections, in bytes; near it, it shrinks
+    /// flow-control windows, sends idle connections away and cancels calls
+    #[arg(long, env = "ROUTEGUIDE_MAX_MEMORY_BYTES", default_value_t = defaults().max_memory_bytes, value_parser = at_least_one)]
+    max_memory_bytes: usize,
+
     /// Serve TLS with this PEM certificate (chain); needs --tls-key
     #[arg(long, env = "ROUTEGUIDE_TLS_CERT", requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -216,6 +226,8 @@ fn config(flags: Flags, backend: ChatBackend) -> Result<ServerConfig, Box<dyn st
         },
         max_message_bytes: flags.max_message_bytes,
         max_concurrent_streams: flags.max_concurrent_streams,
+        max_pending_resets: flags.max_pending_resets,
+        max_memory_bytes: flags.max_memory_bytes,
         grace: Duration::from_secs_f64(flags.grace),
         tls,
         port_file: flags.port_file,

@@ -1,53 +1,15 @@
 //! A client that sends raw bytes as RouteGuide requests, to see what the server does with messages
 //! that no well-behaved client would send.
 
-use std::io::Read;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::executor::block_on;
 use futures::{SinkExt, TryStreamExt};
 use grpcio::{
-    CallOption, ChannelBuilder, Client, EnvBuilder, GrpcSlice, Marshaller, MessageReader, Method,
-    MethodType, RpcStatusCode, WriteFlags,
+    CallOption, ChannelBuilder, Client, EnvBuilder, Method, MethodType, RpcStatusCode, WriteFlags,
 };
-
-fn ser(bytes: &Vec<u8>, buf: &mut GrpcSlice) -> grpcio::Result<()> {
-    *buf = GrpcSlice::from(bytes.as_slice());
-    Ok(())
-}
-
-fn de(mut reader: MessageReader) -> grpcio::Result<Vec<u8>> {
-    let mut bytes = Vec::new();
-    reader
-        .read_to_end(&mut bytes)
-        .map_err(|e| grpcio::Error::Codec(Box::new(e)))?;
-    Ok(bytes)
-}
-
-const RAW: Marshaller<Vec<u8>> = Marshaller { ser, de };
-
-pub const fn method(ty: MethodType, name: &'static str) -> Method<Vec<u8>, Vec<u8>> {
-    Method {
-        ty,
-        name,
-        req_mar: RAW,
-        resp_mar: RAW,
-    }
-}
-
-pub const GET_FEATURE: Method<Vec<u8>, Vec<u8>> =
-    method(MethodType::Unary, "/routeguide.RouteGuide/GetFeature");
-pub const LIST_FEATURES: Method<Vec<u8>, Vec<u8>> = method(
-    MethodType::ServerStreaming,
-    "/routeguide.RouteGuide/ListFeatures",
-);
-pub const RECORD_ROUTE: Method<Vec<u8>, Vec<u8>> = method(
-    MethodType::ClientStreaming,
-    "/routeguide.RouteGuide/RecordRoute",
-);
-pub const ROUTE_CHAT: Method<Vec<u8>, Vec<u8>> =
-    method(MethodType::Duplex, "/routeguide.RouteGuide/RouteChat");
+pub use routeguide_testkit::raw::{GET_FEATURE, LIST_FEATURES, RECORD_ROUTE, ROUTE_CHAT, method};
 
 /// How a raw call ended: the response messages, or the status code and message it failed with.
 pub type Outcome = Result<Vec<Vec<u8>>, (RpcStatusCode, String)>;
