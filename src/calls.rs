@@ -5,7 +5,7 @@
 //! [`crate::service`], which tells each [`Call`] what it received and sent.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use grpcio::{RpcContext, RpcStatusCode};
 use log::{Level, debug, log, log_enabled, warn};
@@ -102,16 +102,35 @@ impl Call {
                 .method(self.method)
                 .finish(code, elapsed.as_secs_f64());
         }
+        if let Err(e) = &outcome
+            && !client_went_away(e)
+        {
+            let peer = self.peer.as_deref().unwrap_or("?");
+            warn!(
+                "{} from {peer}: failed after {elapsed:?}: {e}",
+                self.method.name()
+            );
+        }
+        // Checked first, so that a line that is not logged costs no formatting.
+        if log_enabled!(target: ACCESS_LOG_TARGET, self.level) {
+            self.log(code, &outcome, elapsed);
+        }
+    }
+
+    /// The call's one line: at the access log's level, with its fields as key-values.
+    fn log(
+        &self,
+        code: RpcStatusCode,
+        outcome: &Result<RpcStatusCode, grpcio::Error>,
+        elapsed: Duration,
+    ) {
         let method = self.method.name();
         let peer = self.peer.as_deref().unwrap_or("?");
         let (received, sent) = (self.received, self.sent);
-        let ending = match &outcome {
+        let ending = match outcome {
             Ok(code) => status_name(*code).to_string(),
             Err(e) if client_went_away(e) => format!("client went away ({e})"),
-            Err(e) => {
-                warn!("{method} from {peer}: failed after {elapsed:?}: {e}");
-                format!("failed ({e})")
-            }
+            Err(e) => format!("failed ({e})"),
         };
         log!(
             target: ACCESS_LOG_TARGET,
