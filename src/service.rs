@@ -10,6 +10,12 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
+use futures::{SinkExt, TryStreamExt};
+use grpcio::{
+    ClientStreamingSink, DuplexSink, RequestStream, RpcContext, RpcStatus, RpcStatusCode,
+    ServerStreamingSink, UnarySink, WriteFlags,
+};
+
 use crate::calls::Calls;
 use crate::chat::{Chat, ChatUnavailable};
 use crate::geo::{Bounds, Coordinates};
@@ -18,11 +24,6 @@ use crate::proto::{self, Feature, Point, Rectangle, RouteGuide, RouteNote, Route
 use crate::route::RouteRecorder;
 use crate::status::{self, CHAT_STORE_UNAVAILABLE};
 use crate::store::FeatureStore;
-use futures::{SinkExt, TryStreamExt};
-use grpcio::{
-    ClientStreamingSink, DuplexSink, RequestStream, RpcContext, RpcStatus, RpcStatusCode,
-    ServerStreamingSink, UnarySink, WriteFlags,
-};
 
 /// How many streamed messages may wait in gRPC's buffers before they are pushed to the network.
 /// Buffering saves a system call per message; flushing every so often lets the client see the

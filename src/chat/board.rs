@@ -370,4 +370,35 @@ pub(super) mod tests {
         let (at, n) = note(4, "again");
         assert_eq!(messages(&board.post(at, n)), ["far more than ten bytes"]);
     }
+
+    #[test]
+    fn the_gauges_add_up_the_boards_alive() {
+        let gauge = |name| prometheus::IntGauge::new(name, "a test gauge").unwrap();
+        let gauges = ChatGauges {
+            locations: gauge("locations"),
+            notes: gauge("notes"),
+            bytes: gauge("bytes"),
+        };
+        let read = || {
+            (
+                gauges.locations.get(),
+                gauges.notes.get(),
+                gauges.bytes.get(),
+            )
+        };
+        let mut first = ChatBoard::counted(limits(2, 100), Some(gauges.clone()));
+        let mut second = ChatBoard::counted(limits(2, 100), Some(gauges.clone()));
+        // Three notes at one place, of which the history limit keeps two.
+        for text in ["a", "b", "c"] {
+            let (at, n) = note(1, text);
+            first.post(at, n);
+        }
+        let (at, n) = note(2, "dd");
+        second.post(at, n);
+        assert_eq!(read(), (2, 3, 2 * (1 + 64) + (2 + 64)));
+        drop(first);
+        assert_eq!(read(), (1, 1, 2 + 64));
+        drop(second);
+        assert_eq!(read(), (0, 0, 0));
+    }
 }
