@@ -339,12 +339,13 @@ fn peer_part<'a>(config: &'a SuiteConfig, points: &'a [Point]) -> Option<Scenari
 }
 
 /// Rounds of GetFeature 4x16 on each of the two servers of [`metrics_part`].
-const METRICS_ROUNDS: usize = 3;
+const METRICS_ROUNDS: usize = 7;
 
 /// GetFeature 4 x 16 on the standard features against two servers started alike but for
 /// `--metrics-addr`, measured in alternating rounds (off, on, off, on, ...) so that a drift of
-/// the machine lands on both; the median server CPU per call of each, and the difference. After
-/// each round with metrics, `/metrics` must count every call the round made.
+/// the machine lands on both: the median server CPU per call of each, and the median of the
+/// rounds' ratios (each "on" round against the "off" round just before it). After each round
+/// with metrics, `/metrics` must count every call the round made.
 fn metrics_part<'a>(config: &'a SuiteConfig, points: &'a [Point]) -> Scenario<'a> {
     Scenario::new(
         "GetFeature 4x16 without and with --metrics-addr, alternating",
@@ -370,27 +371,40 @@ fn metrics_part<'a>(config: &'a SuiteConfig, points: &'a [Point]) -> Scenario<'a
                         round + 1,
                         ["off", "on"][i]
                     ));
-                    let (_, (loaded, per_call)) = unary_pair(config, server, points)?;
-                    cpu_per_call[i].push(per_call);
+                    let addr = server.addr();
+                    // Warm up connections and caches; not measured.
+                    load::unary(&addr, 4, 16, Duration::from_millis(300), points)?;
+                    let (loaded, cpu) = on_server(server, || {
+                        load::unary(&addr, 4, 16, config.unary_duration, points)
+                    })?;
+                    cpu_per_call[i].push(per_call_us(cpu, loaded.calls));
                     if i == 1 {
+                        let before = counted;
                         counted = counted_get_features(&metrics_addr)?;
-                        // The warm-up and 1x1 calls of unary_pair are counted too.
-                        if counted < loaded.calls as f64 {
+                        // The warm-up's calls are counted too.
+                        if counted - before < loaded.calls as f64 {
                             return Err(format!(
-                                "/metrics counted {counted} GetFeature calls, fewer than the {} of this round",
+                                "/metrics counted {} GetFeature calls, fewer than the {} of this round",
+                                counted - before,
                                 loaded.calls
                             ));
                         }
                     }
                 }
             }
+            let ratios = cpu_per_call[1]
+                .iter()
+                .zip(&cpu_per_call[0])
+                .map(|(on, off)| on / off)
+                .collect();
+            let cost = (median(ratios) - 1.0) * 100.0;
             let [off, on] = cpu_per_call.clone().map(median);
             results.figures(
                 "GetFeature, 100 features, 4x16, metrics off/on",
                 &[
                     ("server CPU per call, metrics off", off, "us", ""),
                     ("server CPU per call, metrics on", on, "us", ""),
-                    ("cost of metrics", (on / off - 1.0) * 100.0, "%", "a few %"),
+                    ("cost of metrics", cost, "%", "a few %"),
                 ],
             );
             results.detail(
