@@ -541,3 +541,19 @@ fn redis_posts_their_outcomes_and_whether_redis_is_up_are_counted() {
         }
     });
 }
+
+#[test]
+fn a_metrics_address_in_use_stops_the_server_naming_it() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let output = Command::new(env!("CARGO_BIN_EXE_route_guide_server"))
+        .args(["--addr", "127.0.0.1:0", "--metrics-addr", &addr])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("cannot serve metrics on {addr}")),
+        "{stderr}"
+    );
+}

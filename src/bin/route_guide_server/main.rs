@@ -104,7 +104,8 @@ struct Flags {
 
     /// Log every finished call at info level (peer, method, status, duration, messages in and
     /// out), not only at debug
-    #[arg(long, env = "ROUTEGUIDE_ACCESS_LOG")]
+    // As a variable: 1, true, yes or on (0, false, no, off: not).
+    #[arg(long, env = "ROUTEGUIDE_ACCESS_LOG", value_parser = clap::builder::BoolishValueParser::new())]
     access_log: bool,
 }
 
