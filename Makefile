@@ -69,7 +69,7 @@ $(INTEROP_VENV)/.installed: tests/interop/requirements.txt
 BENCH_NEEDS_PEER := $(if $(ONLY),$(findstring peer,$(ONLY)),peer)
 
 ## bench: servers pinned to CPU 0, the load generator to CPU 1; a table, also in target/bench/results.json
-##        ONLY=unary,big,redis,peer runs only those parts; only `peer` needs Python
+##        ONLY=unary,big,redis,peer,metrics runs only those parts; only `peer` needs Python
 bench: build-bench $(if $(BENCH_NEEDS_PEER),$(INTEROP_VENV)/.installed)
 	taskset -c 1 $(BIN)/route_guide_bench suite --server $(BIN)/route_guide_server --server-cpu 0 \
 		$(if $(BENCH_NEEDS_PEER),--peer-python $(INTEROP_VENV)/bin/python --peer-script tests/interop/route_guide_server.py) \

@@ -70,18 +70,26 @@
 //! * `service`: the four RPCs' semantics, and the mapping of bad input to gRPC statuses.
 //! * `health`: the standard health service, and its switch to NOT_SERVING at shutdown.
 //! * `reflection`: gRPC server reflection, from the descriptors compiled in.
+//! * `calls`: each call as the server observes it: counted in the metrics, logged when it ends.
+//! * `metrics`: the Prometheus metrics: the gRPC series, the chat's, Redis's, the process's.
+//! * `admin`: the plain-HTTP side (`/metrics`, `/channelz`, `/healthz`), on a thread of its own.
 //! * `server`: running the service: threads, port, signals and graceful shutdown.
 //! * `tls`: TLS and mutual TLS settings from PEM files.
 //! * `client`: the sync and future calling styles, and how a failed call is reported.
 //! * `random`: a small seedable generator for random routes and test data.
+//! * `logging`: where log records go, as text or as JSON lines.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
+mod admin;
+mod calls;
 mod chat;
 mod client;
 mod geo;
 mod health;
+mod logging;
+mod metrics;
 pub mod proto;
 mod random;
 mod reflection;
@@ -93,6 +101,7 @@ mod status;
 mod store;
 mod tls;
 
+pub use calls::ACCESS_LOG_TARGET;
 pub use chat::{
     ChatBackend, ChatLimits, ChatScope, ChatSetupError, ChatUnavailable, RedisBoard,
     RedisSetupError,
@@ -104,6 +113,7 @@ pub use geo::{
     Bounds, CoordinateError, Coordinates, Degrees, EARTH_RADIUS_M, MAX_LATITUDE_E7,
     MAX_LONGITUDE_E7, degrees_to_e7, distance_m,
 };
+pub use logging::{LogFormat, init_logging, init_logging_as};
 pub use random::SplitMix64;
 pub use server::{
     DEFAULT_DB_PATH, RouteGuideServer, SERVICE_NAME, ServerConfig, ServerError, default_threads,
@@ -129,25 +139,6 @@ pub fn describe(error: &dyn std::error::Error) -> String {
         cause = e.source();
     }
     text
-}
-
-/// Sends `log` records to standard error through `env_logger` (`RUST_LOG` chooses what is shown;
-/// `default_level` applies when it is unset), and gRPC core's own logs along with them: its
-/// warnings and errors always, its chatter (`grpc epoll fd: 5`) only at debug level.
-pub fn init_logging(default_level: &str) {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default_level))
-        .format_timestamp_millis()
-        .init();
-    // grpcio sets gRPC core's verbosity from the maximum level at the time of the call.
-    let ours = log::max_level();
-    let core = if ours >= log::LevelFilter::Debug {
-        ours
-    } else {
-        ours.min(log::LevelFilter::Warn)
-    };
-    log::set_max_level(core);
-    grpcio::redirect_log();
-    log::set_max_level(ours);
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use std::fmt;
 use std::fs;
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, mpsc};
 use std::thread;
@@ -20,8 +21,11 @@ use grpcio::{
 };
 use log::{info, warn};
 
+use crate::admin::AdminServer;
+use crate::calls::Calls;
 use crate::chat::{Chat, ChatLimits, ChatScope, ChatSetupError};
 use crate::health::HealthService;
+use crate::metrics::Metrics;
 use crate::proto::create_route_guide;
 use crate::service::RouteGuideService;
 use crate::store::{FeatureStore, LoadError};
@@ -77,6 +81,11 @@ pub struct ServerConfig {
     /// Where [`run`] writes the port it listens on (decimal, then a newline) once it listens, so
     /// that whoever started it with port 0 learns the port without reading its log.
     pub port_file: Option<PathBuf>,
+    /// Where to serve `/metrics`, `/channelz` and `/healthz` over plain HTTP (`HOST:PORT`);
+    /// nothing is counted or served when `None`.
+    pub metrics_addr: Option<String>,
+    /// Whether every finished call is logged at `info` (the access log), rather than `debug`.
+    pub access_log: bool,
 }
 
 /// The defaults, in this one place: `route_guide_server` shows them in `--help` and starts from
@@ -101,6 +110,8 @@ impl Default for ServerConfig {
             tls: None,
             grace: Duration::from_secs(5),
             port_file: None,
+            metrics_addr: None,
+            access_log: false,
         }
     }
 }
@@ -121,6 +132,9 @@ pub struct RouteGuideServer {
     server: grpcio::Server,
     port: u16,
     health: HealthService,
+    /// The HTTP server of `/metrics` (with `metrics_addr`); dropped after the gRPC server, so
+    /// that the drain can be watched to its end.
+    admin: Option<AdminServer>,
     // Declared after `server` so that it is dropped after it.
     _env: Arc<Environment>,
 }
@@ -135,9 +149,17 @@ impl RouteGuideServer {
                 .name_prefix("routeguide-cq")
                 .build(),
         );
-        let chat =
-            Chat::start(&config.chat_scope, config.chat_limits).map_err(ServerError::Chat)?;
-        let service = RouteGuideService::new(store, chat);
+        let metrics = config
+            .metrics_addr
+            .as_ref()
+            .map(|_| Arc::new(Metrics::new(&config.chat_scope)));
+        if let Some(metrics) = &metrics {
+            metrics.set_features(store.len());
+        }
+        let chat = Chat::start(&config.chat_scope, config.chat_limits, metrics.as_deref())
+            .map_err(ServerError::Chat)?;
+        let calls = Calls::new(metrics.clone(), config.access_log);
+        let service = RouteGuideService::new(store, chat, calls);
         let limits = ChannelBuilder::new(Arc::clone(&env))
             .max_receive_message_len(clamp_to_i32(config.max_message_bytes))
             .max_concurrent_stream(clamp_to_i32(config.max_concurrent_streams as usize))
@@ -168,10 +190,19 @@ impl RouteGuideServer {
             .add_listening_port(config.addr.as_str(), credentials)
             .map_err(|_| ServerError::Bind(config.addr.clone()))?;
         server.start();
+        // Once the server serves, so that /healthz never says "serving" before it does.
+        let admin = match (&config.metrics_addr, metrics) {
+            (Some(addr), Some(metrics)) => Some(
+                AdminServer::start(addr, metrics)
+                    .map_err(|e| ServerError::Metrics(addr.clone(), e))?,
+            ),
+            _ => None,
+        };
         Ok(RouteGuideServer {
             server,
             port,
             health,
+            admin,
             _env: env,
         })
     }
@@ -181,12 +212,20 @@ impl RouteGuideServer {
         self.port
     }
 
+    /// Where `/metrics`, `/channelz` and `/healthz` are served, when they are.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().map(AdminServer::addr)
+    }
+
     /// Reports NOT_SERVING to health checks, stops accepting calls, lets the calls in flight finish
     /// for up to `grace`, then cancels those still running. Returns whether every call finished
     /// within the grace period.
     pub fn shutdown(mut self, grace: Duration) -> bool {
         // Health watchers (load balancers, orchestrators) hear first, before anything stops.
         self.health.shutdown();
+        if let Some(admin) = &self.admin {
+            admin.shutting_down();
+        }
         let all_done = self.server.shutdown();
         let (done_tx, done_rx) = mpsc::channel();
         // The future completes on a completion-queue thread; this one only waits for it.
@@ -236,6 +275,9 @@ pub fn run(config: &ServerConfig, shutdown: impl Future<Output = ()>) -> Result<
         config.threads.max(1),
         config.chat_scope
     );
+    if let Some(addr) = server.metrics_addr() {
+        info!("metrics on http://{addr}/metrics (also /channelz, /healthz)");
+    }
     futures::executor::block_on(shutdown);
     info!(
         "shutting down: calls in flight have {:?} to finish",
@@ -326,6 +368,8 @@ pub enum ServerError {
     Chat(ChatSetupError),
     /// The port could not be written to this `--port-file`.
     PortFile(PathBuf, io::Error),
+    /// The metrics' HTTP server could not listen on this address.
+    Metrics(String, io::Error),
 }
 
 impl fmt::Display for ServerError {
@@ -344,6 +388,10 @@ impl fmt::Display for ServerError {
             ServerError::PortFile(path, _) => {
                 write!(f, "cannot write the port to {}", path.display())
             }
+            ServerError::Metrics(addr, _) => write!(
+                f,
+                "cannot serve metrics on {addr} (use --metrics-addr HOST:PORT, on a free port)"
+            ),
         }
     }
 }
@@ -360,7 +408,9 @@ impl std::error::Error for ServerError {
             // gRPC's error names only the address again.
             ServerError::Bind(_) => None,
             ServerError::Grpc(e) => Some(e),
-            ServerError::Signals(e) | ServerError::PortFile(_, e) => Some(e),
+            ServerError::Signals(e) | ServerError::PortFile(_, e) | ServerError::Metrics(_, e) => {
+                Some(e)
+            }
         }
     }
 }

@@ -2,7 +2,8 @@
 //! sent, ask the [`FeatureStore`] or the chat, and stream the answer. Every request error becomes
 //! an `INVALID_ARGUMENT` status here, in one place, and a chat store that is down an `UNAVAILABLE`
 //! with the `CHAT_STORE_UNAVAILABLE` reason. No handler blocks its completion-queue thread:
-//! each one hands a future to `ctx.spawn` and returns.
+//! each one hands a future to `ctx.spawn` and returns. Each call is a [`crate::calls::Call`],
+//! told of every message received and sent, which counts and logs it.
 
 use std::fmt::Display;
 use std::future::Future;
@@ -14,10 +15,11 @@ use grpcio::{
     ClientStreamingSink, DuplexSink, RequestStream, RpcContext, RpcStatus, RpcStatusCode,
     ServerStreamingSink, UnarySink, WriteFlags,
 };
-use log::{Level, debug, log_enabled, warn};
 
+use crate::calls::Calls;
 use crate::chat::{Chat, ChatUnavailable};
 use crate::geo::{Bounds, Coordinates};
+use crate::metrics::Method;
 use crate::proto::{self, Feature, Point, Rectangle, RouteGuide, RouteNote, RouteSummary};
 use crate::route::RouteRecorder;
 use crate::status::{self, CHAT_STORE_UNAVAILABLE};
@@ -44,17 +46,40 @@ macro_rules! valid_or_fail {
     }};
 }
 
+/// Runs a handler's body, a block that sends the call's answer and yields the status code it
+/// sent (or the error that stopped it), as a future on the completion-queue thread; then ends
+/// `$call` with that outcome. The body may use `$call` to count the messages it receives and
+/// sends; its `?` and `return` end the body, not the call.
+macro_rules! spawn_call {
+    ($ctx:ident, $call:ident, $body:block) => {{
+        let mut $call = $call;
+        $ctx.spawn(async move {
+            let outcome = handler_body(async $body).await;
+            $call.end(outcome);
+        });
+    }};
+}
+
+/// A handler's body as a future of what it came to (which fixes the error type for its `?`).
+fn handler_body<F>(body: F) -> F
+where
+    F: Future<Output = Result<RpcStatusCode, grpcio::Error>>,
+{
+    body
+}
+
 /// The RouteGuide service. grpcio clones it once per completion queue and method, so everything it
 /// holds is shared through `Arc`s.
 #[derive(Clone)]
 pub(crate) struct RouteGuideService {
     store: Arc<FeatureStore>,
     chat: Chat,
+    calls: Calls,
 }
 
 impl RouteGuideService {
-    pub(crate) fn new(store: Arc<FeatureStore>, chat: Chat) -> Self {
-        RouteGuideService { store, chat }
+    pub(crate) fn new(store: Arc<FeatureStore>, chat: Chat, calls: Calls) -> Self {
+        RouteGuideService { store, chat, calls }
     }
 
     /// GetFeature's answer: the feature stored at the point, or an unnamed feature at that point.
@@ -69,10 +94,13 @@ impl RouteGuideService {
 
 impl RouteGuide for RouteGuideService {
     fn get_feature(&mut self, ctx: RpcContext, point: Point, sink: UnarySink<Feature>) {
+        let mut call = self.calls.start(&ctx, Method::GetFeature);
+        call.received();
         let answer = self.feature_at(&point);
-        spawn_logged(&ctx, "GetFeature", async move {
+        spawn_call!(ctx, call, {
             let feature = valid_or_fail!(sink, answer);
             sink.success(feature).await?;
+            call.sent();
             Ok(RpcStatusCode::OK)
         });
     }
@@ -83,15 +111,18 @@ impl RouteGuide for RouteGuideService {
         rectangle: Rectangle,
         mut sink: ServerStreamingSink<Feature>,
     ) {
+        let mut call = self.calls.start(&ctx, Method::ListFeatures);
+        call.received();
         let bounds = bounds(&rectangle);
         let store = Arc::clone(&self.store);
-        spawn_logged(&ctx, "ListFeatures", async move {
+        spawn_call!(ctx, call, {
             let bounds = valid_or_fail!(sink, bounds);
             for (sent, index) in store.within(bounds).enumerate() {
                 let flags = WriteFlags::default().buffer_hint((sent + 1) % FLUSH_EVERY != 0);
                 // `feed` waits while gRPC's flow control holds the stream back, and fails as soon
                 // as the client cancels, which ends the work.
                 sink.feed((store.feature(index), flags)).await?;
+                call.sent();
             }
             sink.close().await?;
             Ok(RpcStatusCode::OK)
@@ -104,9 +135,10 @@ impl RouteGuide for RouteGuideService {
         mut points: RequestStream<Point>,
         sink: ClientStreamingSink<RouteSummary>,
     ) {
+        let call = self.calls.start(&ctx, Method::RecordRoute);
         let started = Instant::now();
         let store = Arc::clone(&self.store);
-        spawn_logged(&ctx, "RecordRoute", async move {
+        spawn_call!(ctx, call, {
             let mut route = RouteRecorder::new();
             let mut received = 0_u64;
             while let Some(point) =
@@ -114,6 +146,7 @@ impl RouteGuide for RouteGuideService {
             {
                 received += 1;
                 let point = valid_or_fail!(sink, point);
+                call.received();
                 let at = valid_or_fail!(
                     sink,
                     coordinates(&point, format_args!("point {received} of the route"))
@@ -121,6 +154,7 @@ impl RouteGuide for RouteGuideService {
                 route.record(at, store.has_feature_at(at));
             }
             sink.success(route.summary(started.elapsed())).await?;
+            call.sent();
             Ok(RpcStatusCode::OK)
         });
     }
@@ -131,12 +165,14 @@ impl RouteGuide for RouteGuideService {
         mut notes: RequestStream<RouteNote>,
         mut sink: DuplexSink<RouteNote>,
     ) {
+        let call = self.calls.start(&ctx, Method::RouteChat);
         let mut room = self.chat.room();
-        spawn_logged(&ctx, "RouteChat", async move {
+        spawn_call!(ctx, call, {
             let mut received = 0_u64;
             while let Some(note) = next_message(&mut notes, received + 1, "note", "chat").await? {
                 received += 1;
                 let note = valid_or_fail!(sink, note);
+                call.received();
                 let at = valid_or_fail!(sink, note_location(&note, received));
                 let posted = room.post(at, note).await.map_err(chat_unavailable);
                 let earlier = valid_or_fail!(sink, posted);
@@ -149,6 +185,7 @@ impl RouteGuide for RouteGuideService {
                         WriteFlags::default().buffer_hint(!last && (i + 1) % FLUSH_EVERY != 0);
                     // Shared notes are copied here, outside the board's lock.
                     sink.feed((RouteNote::clone(&reply), flags)).await?;
+                    call.sent();
                 }
                 sink.flush().await?;
             }
@@ -225,39 +262,4 @@ fn invalid_argument(field: impl Display, problem: impl Display) -> RpcStatus {
         RpcStatusCode::INVALID_ARGUMENT,
         format!("{field}: {problem}"),
     )
-}
-
-/// Runs a handler's future on the completion-queue thread and logs how the call ended. The future
-/// yields the status code it sent, or the error that stopped it from sending one.
-fn spawn_logged<F>(ctx: &RpcContext, method: &'static str, call: F)
-where
-    F: Future<Output = Result<RpcStatusCode, grpcio::Error>> + Send + 'static,
-{
-    // Asking for the peer allocates: do it only when the debug log will print it.
-    let peer = log_enabled!(Level::Debug).then(|| ctx.peer());
-    let started = Instant::now();
-    ctx.spawn(async move {
-        let outcome = call.await;
-        let elapsed = started.elapsed();
-        let peer = peer.as_deref().unwrap_or("?");
-        match outcome {
-            Ok(code) => debug!("{method} from {peer}: {code:?} in {elapsed:?}"),
-            Err(e) if client_went_away(&e) => {
-                debug!("{method} from {peer}: client went away after {elapsed:?} ({e})")
-            }
-            Err(e) => warn!("{method} from {peer}: failed after {elapsed:?}: {e}"),
-        }
-    });
-}
-
-/// Whether an error only means that the client cancelled, hung up or ran out of time.
-fn client_went_away(error: &grpcio::Error) -> bool {
-    match error {
-        grpcio::Error::RemoteStopped | grpcio::Error::RpcFinished(_) => true,
-        grpcio::Error::RpcFailure(status) => matches!(
-            status.code(),
-            RpcStatusCode::CANCELLED | RpcStatusCode::DEADLINE_EXCEEDED
-        ),
-        _ => false,
-    }
 }

@@ -12,7 +12,7 @@ use routeguide::proto::{Point, Rectangle};
 use routeguide::{
     Bounds, Coordinates, FeatureStore, MAX_LATITUDE_E7, MAX_LONGITUDE_E7, SplitMix64,
 };
-use routeguide_testkit::{RedisProcess, ServerProcess, generated_db};
+use routeguide_testkit::{RedisProcess, ServerProcess, free_port, generated_db, http_get};
 
 use crate::load::{self, ChatPace};
 use crate::report::Results;
@@ -50,6 +50,9 @@ pub enum Part {
     Redis,
     /// GetFeature 4x16 on the Python peer server, and the ratio to ours (with `unary`).
     Peer,
+    /// GetFeature 4x16 on two servers, without and with --metrics-addr, in alternating rounds:
+    /// what counting every call costs.
+    Metrics,
 }
 
 impl SuiteConfig {
@@ -104,6 +107,7 @@ pub(crate) fn run(config: &SuiteConfig) -> Result<(), String> {
         (Part::Big, Some(big_part(config))),
         (Part::Redis, Some(redis_part(config))),
         (Part::Peer, peer_part(config, &standard_points)),
+        (Part::Metrics, Some(metrics_part(config, &standard_points))),
     ]
     .into_iter()
     .filter(|&(part, _)| config.runs(part))
@@ -332,6 +336,115 @@ fn peer_part<'a>(config: &'a SuiteConfig, points: &'a [Point]) -> Option<Scenari
             Ok(())
         },
     ))
+}
+
+/// Rounds of GetFeature 4x16 on each of the two servers of [`metrics_part`].
+const METRICS_ROUNDS: usize = 7;
+
+/// GetFeature 4 x 16 on the standard features against two servers started alike but for
+/// `--metrics-addr`, measured in alternating rounds (off, on, off, on, ...) so that a drift of
+/// the machine lands on both: the median server CPU per call of each, and the median of the
+/// rounds' ratios (each "on" round against the "off" round just before it). After each round
+/// with metrics, `/metrics` must count every call the round made.
+fn metrics_part<'a>(config: &'a SuiteConfig, points: &'a [Point]) -> Scenario<'a> {
+    Scenario::new(
+        "GetFeature 4x16 without and with --metrics-addr, alternating",
+        move |results| {
+            let threads = config.server_threads.to_string();
+            let metrics_addr = format!("127.0.0.1:{}", free_port().map_err(|e| e.to_string())?);
+            let start = |extra: &[&str]| {
+                let flags = [&["--threads", threads.as_str()], extra].concat();
+                start_pinned_server(
+                    &config.server_binary,
+                    config.server_cpu,
+                    &config.standard_db,
+                    &flags,
+                )
+            };
+            let servers = [start(&[])?, start(&["--metrics-addr", &metrics_addr])?];
+            let mut cpu_per_call: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+            let mut counted = 0.0;
+            for round in 0..METRICS_ROUNDS {
+                for (i, server) in servers.iter().enumerate() {
+                    progress(&format!(
+                        "round {} of {METRICS_ROUNDS}, metrics {}",
+                        round + 1,
+                        ["off", "on"][i]
+                    ));
+                    let addr = server.addr();
+                    // Warm up connections and caches; not measured.
+                    load::unary(&addr, 4, 16, Duration::from_millis(300), points)?;
+                    let (loaded, cpu) = on_server(server, || {
+                        load::unary(&addr, 4, 16, config.unary_duration, points)
+                    })?;
+                    cpu_per_call[i].push(per_call_us(cpu, loaded.calls));
+                    if i == 1 {
+                        let before = counted;
+                        counted = counted_get_features(&metrics_addr)?;
+                        // The warm-up's calls are counted too.
+                        if counted - before < loaded.calls as f64 {
+                            return Err(format!(
+                                "/metrics counted {} GetFeature calls, fewer than the {} of this round",
+                                counted - before,
+                                loaded.calls
+                            ));
+                        }
+                    }
+                }
+            }
+            let ratios = cpu_per_call[1]
+                .iter()
+                .zip(&cpu_per_call[0])
+                .map(|(on, off)| on / off)
+                .collect();
+            let cost = (median(ratios) - 1.0) * 100.0;
+            let [off, on] = cpu_per_call.clone().map(median);
+            results.figures(
+                "GetFeature, 100 features, 4x16, metrics off/on",
+                &[
+                    ("server CPU per call, metrics off", off, "us", ""),
+                    ("server CPU per call, metrics on", on, "us", ""),
+                    ("cost of metrics", cost, "%", "a few %"),
+                ],
+            );
+            results.detail(
+                "get_feature_metrics_off_on",
+                json!({
+                    "rounds": METRICS_ROUNDS,
+                    "server_cpu_us_per_call_off": cpu_per_call[0],
+                    "server_cpu_us_per_call_on": cpu_per_call[1],
+                    "get_feature_calls_counted": counted,
+                }),
+            );
+            Ok(())
+        },
+    )
+}
+
+/// The GetFeature calls that the server's `/metrics` at `addr` counts as started.
+fn counted_get_features(addr: &str) -> Result<f64, String> {
+    let answer = http_get(addr, "/metrics")?;
+    answer
+        .body
+        .lines()
+        .find(|line| {
+            line.starts_with("grpc_server_started_total{")
+                && line.contains(r#"grpc_method="GetFeature""#)
+        })
+        .and_then(|line| line.rsplit_once(' '))
+        .and_then(|(_, value)| value.parse().ok())
+        .ok_or_else(|| format!("no GetFeature calls in /metrics: {}", answer.body))
+}
+
+/// The median of `values` (the mean of the middle two for an even count).
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    match values.len() {
+        0 => f64::NAN,
+        n if n % 2 == 0 => (values[mid - 1] + values[mid]) / 2.0,
+        _ => values[mid],
+    }
 }
 
 /// RouteChat's 1,000 x 100 scenario over two replicas sharing their chat through one Redis, the

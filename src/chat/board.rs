@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use super::ChatLimits;
 use crate::geo::Coordinates;
+use crate::metrics::ChatGauges;
 use crate::proto::RouteNote;
 
 /// What a note is counted as against [`ChatLimits::max_bytes`]: its text and a fixed overhead.
@@ -22,7 +23,8 @@ fn weight(note: &RouteNote) -> usize {
 
 /// Notes of type `T` per location, oldest first, within the count limits of [`ChatLimits`]; the
 /// byte budget is its owner's to keep, with [`Locations::over_budget`] and the `drop_` methods.
-#[derive(Debug)]
+/// With gauges, every change adds what it gained or lost to them, and dropping it takes away
+/// whatever it still holds, so the gauges add up every `Locations` alive.
 pub(super) struct Locations<T> {
     limits: ChatLimits,
     notes: HashMap<Coordinates, VecDeque<T>>,
@@ -30,17 +32,55 @@ pub(super) struct Locations<T> {
     created: VecDeque<Coordinates>,
     /// What the notes weigh, by [`weight`].
     bytes: usize,
+    /// How many notes there are, at every location together.
+    count: usize,
+    gauges: Option<ChatGauges>,
+    /// What the gauges have been told: locations, notes, bytes.
+    reported: [i64; 3],
+}
+
+impl<T> std::fmt::Debug for Locations<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Locations")
+            .field("limits", &self.limits)
+            .field("locations", &self.notes.len())
+            .field("notes", &self.count)
+            .field("bytes", &self.bytes)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<T: AsRef<RouteNote>> Locations<T> {
-    /// Nothing kept yet, within `limits` (each count at least one).
-    pub(super) fn new(limits: ChatLimits) -> Self {
+    /// Nothing kept yet, within `limits` (each count at least one); what it holds is added to
+    /// `gauges`, when given.
+    pub(super) fn new(limits: ChatLimits, gauges: Option<ChatGauges>) -> Self {
         Locations {
             limits: limits.at_least_one_of_each(),
             notes: HashMap::new(),
             created: VecDeque::new(),
             bytes: 0,
+            count: 0,
+            gauges,
+            reported: [0; 3],
         }
+    }
+
+    /// Tells the gauges what changed since they were last told; nothing without gauges.
+    fn report(&mut self) {
+        let Some(gauges) = &self.gauges else {
+            return;
+        };
+        let now = [self.notes.len(), self.count, self.bytes].map(|n| n as i64);
+        for ((gauge, now), before) in [&gauges.locations, &gauges.notes, &gauges.bytes]
+            .into_iter()
+            .zip(now)
+            .zip(self.reported)
+        {
+            if now != before {
+                gauge.add(now - before);
+            }
+        }
+        self.reported = now;
     }
 
     pub(super) fn limits(&self) -> ChatLimits {
@@ -78,9 +118,12 @@ impl<T: AsRef<RouteNote>> Locations<T> {
             && let Some(dropped) = history.pop_front()
         {
             self.bytes -= weight(dropped.as_ref());
+            self.count -= 1;
         }
         self.bytes += weight(note.as_ref());
+        self.count += 1;
         history.push_back(note);
+        self.report();
     }
 
     /// Whether the notes weigh more than [`ChatLimits::max_bytes`].
@@ -100,7 +143,9 @@ impl<T: AsRef<RouteNote>> Locations<T> {
         };
         if let Some(history) = self.notes.remove(&oldest) {
             self.bytes -= weight_of(&history);
+            self.count -= history.len();
         }
+        self.report();
         true
     }
 
@@ -111,7 +156,9 @@ impl<T: AsRef<RouteNote>> Locations<T> {
         };
         if let Some(dropped) = history.pop_front() {
             self.bytes -= weight(dropped.as_ref());
+            self.count -= 1;
         }
+        self.report();
         true
     }
 
@@ -119,16 +166,20 @@ impl<T: AsRef<RouteNote>> Locations<T> {
     pub(super) fn empty(&mut self, at: Coordinates) {
         if let Some(history) = self.notes.get_mut(&at) {
             self.bytes -= weight_of(history.iter());
+            self.count -= history.len();
             history.clear();
         }
+        self.report();
     }
 
     /// Drops `at` and its notes.
     pub(super) fn forget(&mut self, at: Coordinates) {
         if let Some(history) = self.notes.remove(&at) {
             self.bytes -= weight_of(&history);
+            self.count -= history.len();
             self.created.retain(|&location| location != at);
         }
+        self.report();
     }
 
     /// Drops everything kept.
@@ -136,6 +187,20 @@ impl<T: AsRef<RouteNote>> Locations<T> {
         self.notes.clear();
         self.created.clear();
         self.bytes = 0;
+        self.count = 0;
+        self.report();
+    }
+}
+
+impl<T> Drop for Locations<T> {
+    /// What it holds leaves the gauges with it.
+    fn drop(&mut self) {
+        if let Some(gauges) = &self.gauges {
+            let [locations, notes, bytes] = self.reported;
+            gauges.locations.sub(locations);
+            gauges.notes.sub(notes);
+            gauges.bytes.sub(bytes);
+        }
     }
 }
 
@@ -158,9 +223,16 @@ pub(crate) struct ChatBoard {
 
 impl ChatBoard {
     /// An empty board within `limits` (each count at least one).
+    #[cfg(test)]
     pub(crate) fn new(limits: ChatLimits) -> Self {
+        ChatBoard::counted(limits, None)
+    }
+
+    /// An empty board within `limits` (each count at least one), whose notes are added to
+    /// `gauges` when given.
+    pub(crate) fn counted(limits: ChatLimits, gauges: Option<ChatGauges>) -> Self {
         ChatBoard {
-            notes: Locations::new(limits),
+            notes: Locations::new(limits, gauges),
         }
     }
 
@@ -297,5 +369,36 @@ pub(super) mod tests {
         board.post(at, n);
         let (at, n) = note(4, "again");
         assert_eq!(messages(&board.post(at, n)), ["far more than ten bytes"]);
+    }
+
+    #[test]
+    fn the_gauges_add_up_the_boards_alive() {
+        let gauge = |name| prometheus::IntGauge::new(name, "a test gauge").unwrap();
+        let gauges = ChatGauges {
+            locations: gauge("locations"),
+            notes: gauge("notes"),
+            bytes: gauge("bytes"),
+        };
+        let read = || {
+            (
+                gauges.locations.get(),
+                gauges.notes.get(),
+                gauges.bytes.get(),
+            )
+        };
+        let mut first = ChatBoard::counted(limits(2, 100), Some(gauges.clone()));
+        let mut second = ChatBoard::counted(limits(2, 100), Some(gauges.clone()));
+        // Three notes at one place, of which the history limit keeps two.
+        for text in ["a", "b", "c"] {
+            let (at, n) = note(1, text);
+            first.post(at, n);
+        }
+        let (at, n) = note(2, "dd");
+        second.post(at, n);
+        assert_eq!(read(), (2, 3, 2 * (1 + 64) + (2 + 64)));
+        drop(first);
+        assert_eq!(read(), (1, 1, 2 + 64));
+        drop(second);
+        assert_eq!(read(), (0, 0, 0));
     }
 }

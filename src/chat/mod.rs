@@ -22,6 +22,7 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::geo::Coordinates;
+use crate::metrics::{ChatGauges, Metrics};
 use crate::proto::RouteNote;
 
 pub(crate) use self::board::ChatBoard;
@@ -214,23 +215,30 @@ impl SharedBoard {
 /// board at all, only the limits each call's own board is made with.
 #[derive(Clone)]
 pub(crate) enum Chat {
-    /// Per-stream scope: each call gets a board of its own, within these limits.
-    PerStream(ChatLimits),
+    /// Per-stream scope: each call gets a board of its own, within these limits, counted in
+    /// these gauges.
+    PerStream(ChatLimits, Option<ChatGauges>),
     /// Shared scope: every call posts to this board.
     Shared(SharedBoard),
 }
 
 impl Chat {
-    /// RouteChat in `scope` within `limits`: for a Redis backend, this connects and checks that
-    /// Redis answers before the server starts.
-    pub(crate) fn start(scope: &ChatScope, limits: ChatLimits) -> Result<Self, ChatSetupError> {
+    /// RouteChat in `scope` within `limits`, its boards counted in `metrics` when given: for a
+    /// Redis backend, this connects and checks that Redis answers before the server starts.
+    pub(crate) fn start(
+        scope: &ChatScope,
+        limits: ChatLimits,
+        metrics: Option<&Metrics>,
+    ) -> Result<Self, ChatSetupError> {
+        let gauges = metrics.map(|m| m.chat().clone());
         let board = match scope {
-            ChatScope::Stream => return Ok(Chat::PerStream(limits)),
+            ChatScope::Stream => return Ok(Chat::PerStream(limits, gauges)),
             ChatScope::Shared(ChatBackend::Memory) => {
-                SharedBoard::Memory(Arc::new(Mutex::new(ChatBoard::new(limits))))
+                SharedBoard::Memory(Arc::new(Mutex::new(ChatBoard::counted(limits, gauges))))
             }
             ChatScope::Shared(ChatBackend::Redis(url)) => SharedBoard::Redis(Arc::new(
-                RedisBoard::connect(url, limits).map_err(ChatSetupError::Redis)?,
+                RedisBoard::connect_counted(url, limits, gauges, metrics.and_then(Metrics::redis))
+                    .map_err(ChatSetupError::Redis)?,
             )),
         };
         Ok(Chat::Shared(board))
@@ -239,7 +247,9 @@ impl Chat {
     /// The room a new RouteChat call posts to.
     pub(crate) fn room(&self) -> ChatRoom {
         match self {
-            Chat::PerStream(limits) => ChatRoom::Private(ChatBoard::new(*limits)),
+            Chat::PerStream(limits, gauges) => {
+                ChatRoom::Private(ChatBoard::counted(*limits, gauges.clone()))
+            }
             Chat::Shared(board) => ChatRoom::Shared(board.clone()),
         }
     }
@@ -277,7 +287,12 @@ mod tests {
     #[test]
     fn shared_rooms_see_each_other_and_stream_rooms_do_not() {
         let post = |room: &mut ChatRoom, at, n| block_on(room.post(at, n)).unwrap();
-        let shared = Chat::start(&ChatScope::Shared(ChatBackend::Memory), limits(10, 100)).unwrap();
+        let shared = Chat::start(
+            &ChatScope::Shared(ChatBackend::Memory),
+            limits(10, 100),
+            None,
+        )
+        .unwrap();
         let (at, n) = note(7, "from A");
         post(&mut shared.room(), at, n.clone());
         assert_eq!(
@@ -285,7 +300,7 @@ mod tests {
             ["from A"]
         );
 
-        let private = Chat::start(&ChatScope::Stream, limits(10, 100)).unwrap();
+        let private = Chat::start(&ChatScope::Stream, limits(10, 100), None).unwrap();
         post(&mut private.room(), at, n.clone());
         assert!(post(&mut private.room(), at, n).is_empty());
     }

@@ -9,6 +9,8 @@
 //! * [`RedisProcess`]: a real `redis-server` on a free port that saves nothing;
 //! * [`standard_db`]: the repository's own database, `data/route_guide_db.json`;
 //! * [`write_database`] and [`generated_db`]: deterministic feature databases of any size;
+//! * [`PrometheusProcess`]: a real Prometheus server scraping the targets it is given;
+//! * [`http_get`]: a plain HTTP GET, for `/metrics`, `/healthz` and Prometheus's API;
 //! * [`free_port`] and [`cpu_time_of`]: small readings of the machine;
 //! * [`eventually`]: waiting for a condition by looking again, not by sleeping a guessed while;
 //! * [`raw`]: RouteGuide's methods with raw bytes for messages, for tests of hostile input.
@@ -20,12 +22,16 @@
 #![warn(missing_docs, unreachable_pub)]
 
 mod generate;
+mod http;
 mod process;
+mod prometheus;
 pub mod raw;
 mod redis;
 mod wait;
 
 pub use generate::{generated_db, standard_db, write_database};
+pub use http::{HttpAnswer, http_get};
 pub use process::{ServerProcess, cpu_time_of, free_port};
+pub use prometheus::PrometheusProcess;
 pub use redis::RedisProcess;
 pub use wait::eventually;

@@ -16,6 +16,7 @@ mod health;
 mod limits;
 mod list_features;
 mod malformed_requests;
+mod metrics;
 mod record_route;
 mod redis_chat;
 mod reflection;

@@ -13,8 +13,8 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use clap::{CommandFactory, Parser};
-use routeguide::ServerTls;
 use routeguide::{ChatBackend, ChatLimits, ChatScope};
+use routeguide::{LogFormat, ServerTls};
 use routeguide::{ServerConfig, ServerError};
 
 /// Serves the RouteGuide gRPC service (GetFeature, ListFeatures, RecordRoute, RouteChat) from a
@@ -102,6 +102,28 @@ struct Flags {
     /// step: how a program that started the server with port 0 learns the port
     #[arg(long, env = "ROUTEGUIDE_PORT_FILE")]
     port_file: Option<PathBuf>,
+
+    /// Serve Prometheus metrics (/metrics), gRPC's channelz (/channelz) and a health check
+    /// (/healthz: 200, or 503 once shutdown begins) over plain HTTP on HOST:PORT [default: off]
+    #[arg(long, env = "ROUTEGUIDE_METRICS_ADDR", value_name = "HOST:PORT")]
+    metrics_addr: Option<String>,
+
+    /// How log lines are written: `text`, or `json` (one object per line, for log shippers)
+    #[arg(long, env = "ROUTEGUIDE_LOG_FORMAT", value_enum, default_value_t = Format::Text)]
+    log_format: Format,
+
+    /// Log every finished call at info level (peer, method, status, duration, messages in and
+    /// out), not only at debug
+    // As a variable: 1, true, yes or on (0, false, no, off: not).
+    #[arg(long, env = "ROUTEGUIDE_ACCESS_LOG", value_parser = clap::builder::BoolishValueParser::new())]
+    access_log: bool,
+}
+
+/// `--log-format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    Text,
+    Json,
 }
 
 const EXAMPLES: &str = "\
@@ -110,7 +132,8 @@ Examples:
   route_guide_server --addr 127.0.0.1:0 --port-file /tmp/port    a free port, written to a file
   route_guide_server --chat-scope shared --chat-backend redis://127.0.0.1:6379
   ROUTEGUIDE_ADDR=[::]:8080 ROUTEGUIDE_DB=/data/db.json route_guide_server
-  route_guide_server --tls-cert server.pem --tls-key server.key --tls-client-ca ca.pem";
+  route_guide_server --tls-cert server.pem --tls-key server.key --tls-client-ca ca.pem
+  route_guide_server --metrics-addr 127.0.0.1:9464 --access-log --log-format json";
 
 /// `--chat-scope`: the library's [`ChatScope`] without its backend, which `--chat-backend` names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -187,7 +210,11 @@ fn main() -> ExitCode {
                 )
                 .exit()
         });
-    routeguide::init_logging("info");
+    let format = match flags.log_format {
+        Format::Text => LogFormat::Text,
+        Format::Json => LogFormat::Json,
+    };
+    routeguide::init_logging_as("info", format);
     let outcome = config(flags, backend).and_then(|config| {
         routeguide::termination_signal()
             .and_then(|signal| routeguide::serve(&config, signal))
@@ -231,5 +258,7 @@ fn config(flags: Flags, backend: ChatBackend) -> Result<ServerConfig, Box<dyn st
         grace: Duration::from_secs_f64(flags.grace),
         tls,
         port_file: flags.port_file,
+        metrics_addr: flags.metrics_addr,
+        access_log: flags.access_log,
     })
 }

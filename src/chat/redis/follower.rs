@@ -10,6 +10,7 @@ use std::thread;
 use std::time::Duration;
 
 use log::{info, warn};
+use prometheus::IntGauge;
 use redis::{Client, RedisResult};
 
 use super::CONNECT_TIMEOUT;
@@ -35,6 +36,8 @@ pub(super) struct Follower {
     pub(super) open: Arc<AtomicBool>,
     /// See [`super::poster::Poster::hung_up`].
     pub(super) hung_up: Arc<AtomicBool>,
+    /// The metrics' "Redis up" gauge: 0 when the subscription is lost, 1 when it is back.
+    pub(super) up: Option<IntGauge>,
 }
 
 impl Follower {
@@ -47,6 +50,9 @@ impl Follower {
                 Ok(()) => return,
                 Err(e) => {
                     self.hung_up.store(true, Ordering::Relaxed);
+                    if let Some(up) = &self.up {
+                        up.set(0);
+                    }
                     if !lost {
                         warn!(
                             "RouteChat's subscription to Redis at {} ended ({e}); subscribing again",
@@ -75,6 +81,9 @@ impl Follower {
             // Notes were missed, and Redis may be back with older data.
             lock(&self.mirror).reset();
             info!("RouteChat follows Redis at {} again", self.url);
+            if let Some(up) = &self.up {
+                up.set(1);
+            }
         }
         while self.open.load(Ordering::Relaxed) {
             match subscription.get_message() {

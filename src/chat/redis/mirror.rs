@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use crate::chat::ChatLimits;
 use crate::chat::board::{Locations, weight_of};
 use crate::geo::Coordinates;
+use crate::metrics::ChatGauges;
 use crate::proto::RouteNote;
 
 /// A note as Redis keeps it: with its number, given in the order Redis received the notes, so
@@ -41,9 +42,16 @@ pub(super) struct Mirror {
 
 impl Mirror {
     /// An empty mirror within `limits` (each count at least one).
+    #[cfg(test)]
     pub(super) fn new(limits: ChatLimits) -> Self {
+        Mirror::counted(limits, None)
+    }
+
+    /// An empty mirror within `limits` (each count at least one), whose notes are added to
+    /// `gauges` when given.
+    pub(super) fn counted(limits: ChatLimits, gauges: Option<ChatGauges>) -> Self {
         Mirror {
-            notes: Locations::new(limits),
+            notes: Locations::new(limits, gauges),
             epoch: String::new(),
             generation: 0,
         }

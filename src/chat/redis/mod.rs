@@ -50,6 +50,7 @@ use self::poster::{Post, Poster};
 use self::wire::Keys;
 use super::{ChatLimits, ChatUnavailable};
 use crate::geo::Coordinates;
+use crate::metrics::{ChatGauges, RedisMetrics};
 use crate::proto::RouteNote;
 use crate::random::SplitMix64;
 
@@ -99,6 +100,17 @@ impl RedisBoard {
     /// returns once the subscription is in place. Fails, naming the address, when Redis does not
     /// answer.
     pub fn connect(url: &str, limits: ChatLimits) -> Result<Self, RedisSetupError> {
+        RedisBoard::connect_counted(url, limits, None, None)
+    }
+
+    /// [`RedisBoard::connect`], with the mirror counted in `gauges` and the posts in `metrics`,
+    /// when given.
+    pub(crate) fn connect_counted(
+        url: &str,
+        limits: ChatLimits,
+        gauges: Option<ChatGauges>,
+        metrics: Option<&RedisMetrics>,
+    ) -> Result<Self, RedisSetupError> {
         let shown = redacted(url);
         let setup_error = |error| RedisSetupError {
             url: shown.clone(),
@@ -111,7 +123,7 @@ impl RedisBoard {
         let mut connection = connect(&client).map_err(setup_error)?;
         script.load(&mut connection).map_err(setup_error)?;
 
-        let mirror = Arc::new(Mutex::new(Mirror::new(limits)));
+        let mirror = Arc::new(Mutex::new(Mirror::counted(limits, gauges)));
         let open = Arc::new(AtomicBool::new(true));
         let hung_up = Arc::new(AtomicBool::new(false));
         let (posts, waiting) = mpsc::channel();
@@ -125,6 +137,7 @@ impl RedisBoard {
             mirror: Arc::clone(&mirror),
             connection: Some(connection),
             hung_up: Arc::clone(&hung_up),
+            metrics: metrics.cloned(),
         };
         let spawned = thread::Builder::new()
             .name("routeguide-chat-post".into())
@@ -138,6 +151,7 @@ impl RedisBoard {
             mirror: Arc::clone(&mirror),
             open: Arc::clone(&open),
             hung_up,
+            up: metrics.map(|m| m.up.clone()),
         };
         let spawned = spawned.and_then(|_| {
             thread::Builder::new()

@@ -7,6 +7,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
+use std::time::Instant;
 
 use futures::channel::oneshot;
 use log::{info, warn};
@@ -17,6 +18,7 @@ use super::mirror::{Kept, Mirror, lock};
 use super::wire::{Keys, Posted, parse_answer};
 use crate::chat::{ChatLimits, ChatUnavailable};
 use crate::geo::Coordinates;
+use crate::metrics::RedisMetrics;
 use crate::proto::RouteNote;
 use crate::random::SplitMix64;
 
@@ -58,6 +60,8 @@ pub(super) struct Poster {
     /// Set by the subscription's thread when Redis hung up on it: this thread's connection is
     /// then most likely dead too, and is replaced before it fails a post.
     pub(super) hung_up: Arc<AtomicBool>,
+    /// Where each post's outcome and time are counted, when the server has metrics.
+    pub(super) metrics: Option<RedisMetrics>,
 }
 
 impl Poster {
@@ -72,7 +76,10 @@ impl Poster {
                     Err(_) => break,
                 }
             }
-            match self.send(&mut batch) {
+            let sent = Instant::now();
+            let outcome = self.send(&mut batch);
+            self.count(&batch, &outcome, sent);
+            match outcome {
                 Ok(answers) => {
                     for (post, answer) in batch.into_iter().zip(answers) {
                         match answer {
@@ -92,6 +99,38 @@ impl Poster {
                         let _ = post.reply.send(Err(ChatUnavailable::Unreachable));
                     }
                 }
+            }
+        }
+    }
+
+    /// Counts a batch sent at `sent` in the metrics, if there are any: each post's outcome, and
+    /// the time Redis took to answer (or to fail) for each post of it.
+    fn count(
+        &self,
+        batch: &[Post],
+        outcome: &RedisResult<Vec<RedisResult<Posted>>>,
+        sent: Instant,
+    ) {
+        let Some(metrics) = &self.metrics else {
+            return;
+        };
+        let seconds = sent.elapsed().as_secs_f64();
+        for _ in batch {
+            metrics.post_seconds.observe(seconds);
+        }
+        match outcome {
+            Ok(answers) => {
+                metrics.up.set(1);
+                for answer in answers {
+                    match answer {
+                        Ok(_) => metrics.stored.inc(),
+                        Err(_) => metrics.refused.inc(),
+                    }
+                }
+            }
+            Err(_) => {
+                metrics.up.set(0);
+                metrics.unreachable.inc_by(batch.len() as u64);
             }
         }
     }

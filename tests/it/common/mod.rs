@@ -3,6 +3,7 @@
 //! independently of the store (so that expectations do not share the store's mistakes).
 
 pub mod process;
+pub mod prometheus;
 pub mod raw;
 pub mod redis;
 

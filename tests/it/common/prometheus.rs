@@ -1,0 +1,29 @@
+//! Prometheus's own tools from the system's packages (Debian's `prometheus` package: the
+//! `prometheus` server and `promtool`), for the tests of the metrics. Where they are not
+//! installed those tests are skipped with one loud line, unless `ROUTEGUIDE_REQUIRE_PROMETHEUS`
+//! is set (CI sets it), which makes them fail instead.
+
+use std::process::{Command, Stdio};
+
+pub use routeguide_testkit::PrometheusProcess;
+
+/// Whether `tool` (`prometheus` or `promtool`) can be run; if not, says that `test` is skipped,
+/// or fails when `ROUTEGUIDE_REQUIRE_PROMETHEUS` is set.
+pub fn have(tool: &str, test: &str) -> bool {
+    let installed = Command::new(tool)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if !installed {
+        assert!(
+            std::env::var_os("ROUTEGUIDE_REQUIRE_PROMETHEUS").is_none(),
+            "{tool} is not installed, and ROUTEGUIDE_REQUIRE_PROMETHEUS is set"
+        );
+        eprintln!(
+            "\n*** SKIPPED {test}: {tool} is not installed (apt-get install prometheus) ***\n"
+        );
+    }
+    installed
+}
