@@ -112,7 +112,7 @@ fn section(page: &mut String, results: &Results, scenario: &str) {
     match latency {
         Some(latency) if !latency.curve.is_empty() => curve_chart(page, latency),
         _ => page.push_str(
-            "<p class=\"none\">No latency curve: one call, measured for its throughput.</p>\n",
+            "<p class=\"none\">No latency curve: this scenario measures throughput (one long call) or start-up, not many calls.</p>\n",
         ),
     }
     page.push_str("<div class=\"side\">\n");
