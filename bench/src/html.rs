@@ -31,6 +31,10 @@ h1 { font-size: 26px; margin: 0 0 6px; }
 header p { margin: 2px 0; color: #4a5866; }
 .run dt { display: inline; font-weight: 600; color: #1d2733; }
 .run dd { display: inline; margin: 0 18px 0 4px; }
+nav ol { columns: 2; margin: 12px 0 0; padding-left: 22px; font-size: 14px; }
+nav li { margin: 2px 0; }
+nav a { color: #1f5fa8; text-decoration: none; }
+nav .met, nav .missed { font-size: 12px; margin-left: 6px; }
 .scenario { background: #fff; border: 1px solid #dde3ea; border-radius: 8px; padding: 14px 18px 10px; margin: 18px 0; }
 .scenario h2 { font-size: 18px; margin: 0 0 10px; }
 .charts { display: flex; flex-wrap: wrap; gap: 18px; align-items: flex-start; }
@@ -71,8 +75,9 @@ pub(crate) fn render(results: &Results) -> String {
         esc(&results.run.date)
     );
     header(&mut page, results);
-    for scenario in results.scenarios() {
-        section(&mut page, results, scenario);
+    contents(&mut page, results);
+    for (index, scenario) in results.scenarios().into_iter().enumerate() {
+        section(&mut page, results, index, scenario);
     }
     page.push_str("</body>\n</html>\n");
     page
@@ -96,7 +101,36 @@ fn header(page: &mut String, results: &Results) {
     );
 }
 
-fn section(page: &mut String, results: &Results, scenario: &str) {
+/// The scenarios as links to their panels, each with how many of its targets it misses.
+fn contents(page: &mut String, results: &Results) {
+    page.push_str("<nav>\n<ol class=\"contents\">\n");
+    for (index, scenario) in results.scenarios().into_iter().enumerate() {
+        let judged: Vec<bool> = results
+            .rows
+            .iter()
+            .filter(|row| row.scenario == scenario)
+            .filter_map(meets)
+            .collect();
+        let missed = judged.iter().filter(|met| !**met).count();
+        let verdict = match (judged.len(), missed) {
+            (0, _) => String::new(),
+            (_, 0) => "<span class=\"met\">targets met</span>".to_string(),
+            (_, missed) => format!(
+                "<span class=\"missed\">{missed} of {} targets missed</span>",
+                judged.len()
+            ),
+        };
+        let _ = writeln!(
+            page,
+            "<li><a href=\"#s{}\">{}</a> {verdict}</li>",
+            index + 1,
+            esc(scenario)
+        );
+    }
+    page.push_str("</ol>\n</nav>\n");
+}
+
+fn section(page: &mut String, results: &Results, index: usize, scenario: &str) {
     let rows: Vec<&Row> = results
         .rows
         .iter()
@@ -105,14 +139,15 @@ fn section(page: &mut String, results: &Results, scenario: &str) {
     let latency = results.latency.iter().find(|l| l.scenario == scenario);
     let _ = writeln!(
         page,
-        "<section class=\"scenario\" data-scenario=\"{}\">\n<h2>{}</h2>\n<div class=\"charts\">",
+        "<section class=\"scenario\" id=\"s{}\" data-scenario=\"{}\">\n<h2>{}</h2>\n<div class=\"charts\">",
+        index + 1,
         esc(scenario),
         esc(scenario)
     );
     match latency {
         Some(latency) if !latency.curve.is_empty() => curve_chart(page, latency),
         _ => page.push_str(
-            "<p class=\"none\">No latency curve: this scenario measures throughput (one long call) or start-up, not many calls.</p>\n",
+            "<p class=\"none\">No latency curve: this scenario is not a run of many calls.</p>\n",
         ),
     }
     page.push_str("<div class=\"side\">\n");
@@ -254,6 +289,9 @@ fn cpu_bars(page: &mut String, rows: &[&Row]) {
         let top = 8.0 + BAR_ROW_H * i as f64;
         let bar_w = (row.value / scale * width).max(1.0);
         let target = limit(&row.target);
+        // The value goes right of the bar and of the target's line, whichever ends further.
+        let value_x =
+            left + 6.0 + target.map_or(bar_w, |(_, limit)| bar_w.max(limit / scale * width + 2.0));
         let class = match target {
             Some(_) if meets(row) == Some(true) => "met",
             Some(_) => "missed",
@@ -268,7 +306,7 @@ fn cpu_bars(page: &mut String, rows: &[&Row]) {
             esc(&row.figure),
             row.value,
             top + 18.0,
-            left + bar_w + 6.0,
+            value_x,
             top + 33.0,
             esc(&number(row.value)),
             esc(&row.unit),
