@@ -8,17 +8,14 @@
 //! per message, or it, not the server, sets the pace: its clients use gRPC's minimal filter stack
 //! and every lane of calls runs on the gRPC thread itself ([`RouteGuideClient::run_on_grpc_thread`]),
 //! so that no message wakes another thread (what that saved is in `bench/README.md`, "How it
-//! measures"). The one other thread at work is the pacer of a paced load, which wakes gRPC's
-//! thread at most once per [`PACER_STEP`].
+//! measures"). The one other thread at work is the pacer of a paced load (`pacer.rs`).
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use futures::channel::mpsc::{UnboundedReceiver, unbounded};
+use futures::channel::mpsc::UnboundedReceiver;
 use futures::executor::block_on;
 use futures::future::{OptionFuture, join, join_all};
 use futures::{SinkExt, StreamExt, stream};
@@ -30,14 +27,7 @@ use routeguide::proto::{self, Point, Rectangle, RouteNote};
 use routeguide::{CallError, ClientOptions, RouteGuideClient};
 
 use crate::latency::{Bucket, Latency, LatencySummary};
-
-/// How often the pacer hands the ticks that have come due to gRPC's thread, each batch one wake
-/// of that thread. Waking it for every tick kept it from reading: gRPC polls its sockets only
-/// when it has no other event to hand out, so replies sat unread in them (see `bench/README.md`,
-/// "RouteChat tail"). A tick reaches its lane a step late at most, plus the wait for gRPC's
-/// thread to run the task that hands it out, and that lateness counts in the latency, so the
-/// step is short.
-const PACER_STEP: Duration = Duration::from_micros(250);
+use crate::pacer::pace;
 
 /// The RPC a load drives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -522,60 +512,6 @@ async fn chat_once(
 fn chat_location(salt: i32, chat: u64, pair: usize) -> Point {
     let latitude = (chat % 800_000_000) as i32;
     proto::point(latitude, salt.saturating_add(pair as i32))
-}
-
-/// The ticks of a paced load, one receiver per lane, and the task that hands them out on gRPC's
-/// thread, to run beside the lanes. Tick `i` is lane `i % lanes`'s and is due `i / rate` seconds
-/// after the start, which is one round of the lanes (`lanes / rate`) from now, once every lane's
-/// first call can be open: each lane gets one tick per `lanes / rate`, the lanes' ticks spread
-/// evenly over that interval.
-///
-/// A thread of its own wakes every [`PACER_STEP`] and sends the ticks that have come due as one
-/// batch; the task passes each to its lane. The task ends when the ticks run out or when it finds
-/// every lane gone, and the thread at its next batch after that.
-fn pace(
-    lanes: usize,
-    ticks: u64,
-    rate: f64,
-) -> Result<(Vec<UnboundedReceiver<Instant>>, impl Future<Output = ()>), String> {
-    let (senders, receivers): (Vec<_>, Vec<_>) = (0..lanes).map(|_| unbounded()).unzip();
-    let (batches, mut due_batches) = unbounded::<Vec<(usize, Instant)>>();
-    let start = Instant::now() + Duration::from_secs_f64(lanes as f64 / rate);
-    thread::Builder::new()
-        .name("routeguide-bench-pacer".into())
-        .spawn(move || {
-            let mut schedule = (0..ticks)
-                .map(|i| {
-                    let due = start + Duration::from_secs_f64(i as f64 / rate);
-                    ((i % lanes as u64) as usize, due)
-                })
-                .peekable();
-            while schedule.peek().is_some() {
-                let now = Instant::now();
-                let due: Vec<_> =
-                    std::iter::from_fn(|| schedule.next_if(|&(_, at)| at <= now)).collect();
-                if !due.is_empty() && batches.unbounded_send(due).is_err() {
-                    return;
-                }
-                thread::sleep(PACER_STEP);
-            }
-        })
-        .map_err(|e| format!("cannot start the pacer thread: {e}"))?;
-    let hand_out = async move {
-        while let Some(due) = due_batches.next().await {
-            for (lane, at) in due {
-                // A lane that has gone (it is done) is skipped; when none is left, handing out
-                // is over.
-                if senders[lane].unbounded_send(at).is_err()
-                    && senders.iter().all(|tick| tick.is_closed())
-                {
-                    return;
-                }
-            }
-        }
-        // Dropping the senders tells each lane that its ticks have run out.
-    };
-    Ok((receivers, hand_out))
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ mod html;
 mod latency;
 mod load;
 mod load_command;
+mod pacer;
 mod printers;
 mod report;
 mod servers;
