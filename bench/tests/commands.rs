@@ -269,6 +269,16 @@ fn number(node: roxmltree::Node<'_, '_>, attribute: &str) -> f64 {
         .expect("a number")
 }
 
+/// The same figures, read back from the page and from results.json: equal but for the last bit
+/// (serde_json's default float parsing may round the other way than Rust's `parse`).
+fn assert_same_figures(shown: &[f64], expected: &[f64], what: &str) {
+    let same = |a: f64, b: f64| (a - b).abs() <= a.abs().max(b.abs()) * 1e-15;
+    assert!(
+        shown.len() == expected.len() && shown.iter().zip(expected).all(|(a, b)| same(*a, *b)),
+        "{what}: the page shows {shown:?}, results.json holds {expected:?}"
+    );
+}
+
 #[test]
 fn the_report_draws_every_scenario_of_results_json() {
     let out = std::env::temp_dir().join(format!("routeguide-report-{}", std::process::id()));
@@ -352,7 +362,7 @@ fn the_report_draws_every_scenario_of_results_json() {
             .filter(|row| row["scenario"] == *scenario)
             .map(|row| row["value"].as_f64().expect("a value"))
             .collect();
-        assert_eq!(values, expected, "{scenario}");
+        assert_same_figures(&values, &expected, scenario);
 
         // One latency curve, through the ladder of results.json.
         let latency = results["latency"]
@@ -377,7 +387,7 @@ fn the_report_draws_every_scenario_of_results_json() {
             .iter()
             .map(|step| summary[step].as_f64().expect("a latency"))
             .collect();
-        assert_eq!(steps, ladder, "{scenario}");
+        assert_same_figures(&steps, &ladder, scenario);
     }
 
     // The 4x16 scenario's server CPU per call, as a bar against its target of 10 us.
@@ -387,9 +397,10 @@ fn the_report_draws_every_scenario_of_results_json() {
         .expect("a CPU figure");
     let bars = with_class(sections[1], "rect", "bar");
     assert_eq!(bars.len(), 1);
-    assert_eq!(
-        number(bars[0], "data-value"),
-        cpu["value"].as_f64().unwrap()
+    assert_same_figures(
+        &[number(bars[0], "data-value")],
+        &[cpu["value"].as_f64().expect("a value")],
+        "CPU bar",
     );
     let target = with_class(sections[1], "line", "target");
     assert_eq!(number(target[0], "data-limit"), 10.0);
