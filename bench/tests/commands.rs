@@ -247,6 +247,68 @@ fn one_wrong_address_of_a_list_is_named() {
     );
 }
 
+/// PEM files of a fresh CA and of a certificate it signs for `localhost`: (dir, ca, cert, key).
+fn tls_files() -> (PathBuf, PathBuf, PathBuf, PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA parameters");
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    // A name of its own: with rcgen's default for both, the server certificate would name
+    // itself as its issuer and look self-signed.
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "route_guide_bench test CA");
+    let ca =
+        CertifiedIssuer::self_signed(params, KeyPair::generate().expect("a CA key")).expect("a CA");
+    let key = KeyPair::generate().expect("a server key");
+    let cert = CertificateParams::new(vec!["localhost".to_string()])
+        .expect("server parameters")
+        .signed_by(&key, &ca)
+        .expect("a server certificate");
+    let dir = std::env::temp_dir().join(format!("routeguide-bench-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let files = (
+        dir.join("ca.pem"),
+        dir.join("server.pem"),
+        dir.join("server.key"),
+    );
+    std::fs::write(&files.0, ca.pem()).expect("ca.pem");
+    std::fs::write(&files.1, cert.pem()).expect("server.pem");
+    std::fs::write(&files.2, key.serialize_pem()).expect("server.key");
+    (dir, files.0, files.1, files.2)
+}
+
+#[test]
+fn the_tls_flags_reach_a_tls_server_and_plaintext_does_not() {
+    let (dir, ca, cert, key) = tls_files();
+    let (cert, key) = (cert.to_string_lossy(), key.to_string_lossy());
+    let flags = ["--tls-cert", cert.as_ref(), "--tls-key", key.as_ref()];
+    let server = ServerProcess::start_binary(&server_binary(), &standard_db(), "warn", &flags)
+        .expect("route_guide_server starts with TLS");
+    let ca = ca.to_string_lossy();
+    let tls = [
+        "--calls",
+        "50",
+        "--tls-ca",
+        ca.as_ref(),
+        "--tls-server-name",
+        "localhost",
+    ];
+    let report = load_json(&server.addr(), &tls);
+    assert_eq!(
+        report["statuses"],
+        serde_json::json!({"OK": 50}),
+        "{}",
+        report["first_errors"]
+    );
+
+    // Without the flags the calls are made, fail, and are counted: the report says why.
+    let report = load_json(&server.addr(), &["--calls", "5"]);
+    assert_eq!(report["statuses"], serde_json::json!({"UNAVAILABLE": 5}));
+    let why = report["first_errors"]["UNAVAILABLE"].as_str().unwrap_or("");
+    assert!(why.contains("agree on TLS"), "{why}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 /// The elements of `node`'s subtree named `name` whose `class` attribute holds `class`.
 fn with_class<'a, 'input>(
     node: roxmltree::Node<'a, 'input>,
