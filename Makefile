@@ -53,8 +53,8 @@ test: rust-test interop
 rust-test: prerequisites
 	$(CARGO) test --workspace
 
-## interop: our server against a Python client, our client against a Python server (grpcio for Python)
-interop: build $(INTEROP_VENV)/.installed
+## interop: our server against a Python client, our client and load generator against a Python server
+interop: build-bench $(INTEROP_VENV)/.installed
 	$(INTEROP_VENV)/bin/python tests/interop/run_interop.py --target-dir $(BIN) --db data/route_guide_db.json --proto-dir proto
 
 # The interop suite's Python packages, pinned in tests/interop/requirements.txt; redone when it changes.

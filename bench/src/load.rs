@@ -1,440 +1,562 @@
-//! The load generator's scenarios: each drives one RPC against a running server through
-//! [`RouteGuideClient`] and reports what it measured. Server-side figures (CPU time) are the
+//! The load generator: one RPC driven against a running server (any RouteGuide server) from many
+//! calls at once, with every call's status counted and its latency recorded
+//! ([`crate::latency`]). `route_guide_bench load` runs one [`Load`] and prints its [`LoadReport`];
+//! the suite runs its scenarios through the same [`run`]. Server-side figures (CPU time) are the
 //! suite's business, not this module's.
 //!
 //! The load generator shares one CPU with its gRPC thread, so it must cost as little as it can
 //! per message, or it, not the server, sets the pace: its clients use gRPC's minimal filter stack
-//! and every scenario runs on the gRPC thread itself ([`RouteGuideClient::run_on_grpc_thread`]),
+//! and every lane of calls runs on the gRPC thread itself ([`RouteGuideClient::run_on_grpc_thread`]),
 //! so that no message wakes another thread (what that saved is in `bench/README.md`, "How it
-//! measures"). The one other thread at work is the pacer of paced chats, which wakes gRPC's
-//! thread at most once per [`PACER_STEP`].
+//! measures"). The one other thread at work is the pacer of a paced load (`pacer.rs`).
 
-use std::future::Future;
-use std::sync::Arc;
-use std::thread;
-use std::time::{Duration, Instant};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use futures::channel::mpsc::{UnboundedReceiver, unbounded};
+use futures::channel::mpsc::UnboundedReceiver;
 use futures::executor::block_on;
 use futures::future::{OptionFuture, join, join_all};
 use futures::{SinkExt, StreamExt, stream};
+use grpcio::RpcStatusCode;
 use protobuf::Message;
 use serde::Serialize;
 
 use routeguide::proto::{self, Point, Rectangle, RouteNote};
 use routeguide::{CallError, ClientOptions, RouteGuideClient};
 
-/// How often the pacer of paced chats hands the ticks that have come due to gRPC's thread, each
-/// batch one wake of that thread. Waking it for every tick kept it from reading: gRPC polls its
-/// sockets only when it has no other event to hand out, so replies sat unread in them (see
-/// `bench/README.md`, "RouteChat tail"). A tick reaches its chat a step late
-/// at most, plus the wait for gRPC's thread to run the task that hands it out, and that lateness
-/// counts in the reply latency, so the step is short.
-const PACER_STEP: Duration = Duration::from_micros(250);
+use crate::latency::{Bucket, Latency, LatencySummary};
+use crate::pacer::pace;
 
-/// Latencies of many calls, summarised.
-#[derive(Clone, Copy, Debug, Default, Serialize)]
-pub struct LatencySummary {
-    pub p50_us: f64,
-    pub p99_us: f64,
-    pub max_us: f64,
+/// The RPC a load drives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum Rpc {
+    /// GetFeature of each point in turn.
+    GetFeature,
+    /// ListFeatures of one rectangle, each call read to its end.
+    ListFeatures,
+    /// RecordRoute of a route of points.
+    RecordRoute,
+    /// RouteChat: each call sends its notes in pairs, the second of a pair answered with the first.
+    RouteChat,
 }
 
-impl LatencySummary {
-    pub fn of(mut latencies: Vec<Duration>) -> Self {
-        if latencies.is_empty() {
-            return LatencySummary::default();
-        }
-        latencies.sort_unstable();
-        let at = |q: f64| {
-            let index = ((latencies.len() - 1) as f64 * q).round() as usize;
-            latencies[index].as_secs_f64() * 1e6
-        };
-        LatencySummary {
-            p50_us: at(0.50),
-            p99_us: at(0.99),
-            max_us: at(1.0),
-        }
-    }
-}
-
-/// GetFeature under a fixed concurrency.
-#[derive(Clone, Debug, Serialize)]
-pub struct UnaryReport {
-    pub connections: usize,
-    pub in_flight_per_connection: usize,
-    pub calls: u64,
-    pub secs: f64,
-    pub calls_per_sec: f64,
-    pub latency: LatencySummary,
-}
-
-/// GetFeature from `connections` connections with `in_flight` calls outstanding on each, for
-/// `duration`, asking for the points of `points` in turn.
-pub fn unary(
-    addr: &str,
-    connections: usize,
-    in_flight: usize,
-    duration: Duration,
-    points: &[Point],
-) -> Result<UnaryReport, String> {
-    if points.is_empty() {
-        return Err("GetFeature needs points to ask for".to_string());
-    }
-    let clients: Vec<RouteGuideClient> =
-        (0..connections.max(1)).map(|_| load_client(addr)).collect();
-    let points: Arc<[Point]> = points.into();
-    let started = Instant::now();
-    let deadline = started + duration;
-    let workers: Vec<_> = clients
-        .iter()
-        .flat_map(|client| (0..in_flight).map(move |worker| (client.clone(), worker)))
-        .map(|(client, worker)| {
-            let points = Arc::clone(&points);
-            async move {
-                let mut latencies = Vec::new();
-                let mut next = worker;
-                while Instant::now() < deadline {
-                    let point = points[next % points.len()].clone();
-                    next += in_flight;
-                    let sent = Instant::now();
-                    client.get_feature_future(point).await?;
-                    latencies.push(sent.elapsed());
-                }
-                Ok::<_, CallError>(latencies)
-            }
-        })
-        .collect();
-    let mut latencies = Vec::new();
-    for worker in on_grpc_thread(&clients[0], all_ok(workers))? {
-        latencies.extend(worker);
-    }
-    let secs = started.elapsed().as_secs_f64();
-    Ok(UnaryReport {
-        connections,
-        in_flight_per_connection: in_flight,
-        calls: latencies.len() as u64,
-        secs,
-        calls_per_sec: latencies.len() as f64 / secs,
-        latency: LatencySummary::of(latencies),
-    })
-}
-
-/// One ListFeatures stream read to its end.
-#[derive(Clone, Debug, Serialize)]
-pub struct StreamReport {
-    pub features: u64,
-    pub bytes: u64,
-    pub secs: f64,
-    pub features_per_sec: f64,
-    pub mb_per_sec: f64,
-}
-
-/// Reads the whole of ListFeatures over `rectangle`, counting features and payload bytes.
-pub fn list_features(addr: &str, rectangle: Rectangle) -> Result<StreamReport, String> {
-    let client = load_client(addr);
-    let started = Instant::now();
-    let mut reading = client.list_features_stream(rectangle);
-    let (features, bytes) = on_grpc_thread(&client, async move {
-        let (mut features, mut bytes) = (0_u64, 0_u64);
-        while let Some(feature) = reading.next().await {
-            features += 1;
-            bytes += feature?.compute_size();
-        }
-        Ok::<_, CallError>((features, bytes))
-    })?;
-    let secs = started.elapsed().as_secs_f64();
-    Ok(StreamReport {
-        features,
-        bytes,
-        secs,
-        features_per_sec: features as f64 / secs,
-        mb_per_sec: bytes as f64 / secs / 1e6,
-    })
-}
-
-/// The same ListFeatures query, one after the other.
-#[derive(Clone, Debug, Serialize)]
-pub struct QueryReport {
-    pub queries: u64,
-    pub features_per_query: f64,
-    pub latency: LatencySummary,
-}
-
-pub fn repeated_list_features(
-    addr: &str,
-    rectangle: &Rectangle,
-    queries: u64,
-) -> Result<QueryReport, String> {
-    let client = load_client(addr);
-    let (rectangle, caller) = (rectangle.clone(), client.clone());
-    let (features, latencies) = on_grpc_thread(&client, async move {
-        let mut latencies = Vec::new();
-        let mut features = 0_u64;
-        for _ in 0..queries {
-            let sent = Instant::now();
-            let mut reading = caller.list_features_stream(rectangle.clone());
-            while let Some(feature) = reading.next().await {
-                feature?;
-                features += 1;
-            }
-            latencies.push(sent.elapsed());
-        }
-        Ok::<_, CallError>((features, latencies))
-    })?;
-    Ok(QueryReport {
-        queries,
-        features_per_query: features as f64 / queries.max(1) as f64,
-        latency: LatencySummary::of(latencies),
-    })
-}
-
-/// One RecordRoute of many points.
-#[derive(Clone, Debug, Serialize)]
-pub struct RouteReport {
-    pub points: u64,
-    pub secs: f64,
-    pub points_per_sec: f64,
-}
-
-/// RecordRoute over `count` points cycling through `points`, sent as a stream (batched).
-pub fn record_route(addr: &str, points: &[Point], count: usize) -> Result<RouteReport, String> {
-    let client = load_client(addr);
-    let route: Vec<Point> = points.iter().cycle().take(count).cloned().collect();
-    let started = Instant::now();
-    let recording = client.record_route_stream(stream::iter(route));
-    let summary = on_grpc_thread(&client, recording)?;
-    let secs = started.elapsed().as_secs_f64();
-    let received = u64::try_from(summary.point_count).unwrap_or(0);
-    Ok(RouteReport {
-        points: received,
-        secs,
-        points_per_sec: received as f64 / secs,
-    })
-}
-
-/// Many RouteChat calls at once.
-#[derive(Clone, Debug, Serialize)]
-pub struct ChatReport {
-    pub chats: usize,
-    pub notes_per_chat: usize,
-    pub notes_sent: u64,
-    pub replies_expected: u64,
-    /// Replies received that are the note expected (the first of the pair).
-    pub replies_correct: u64,
-    pub secs: f64,
-    pub notes_per_sec: f64,
-    pub reply_latency: LatencySummary,
-    /// How often each chat sends a pair; `None` when it sends the next as soon as it may.
-    pub paced_every_ms: Option<f64>,
-    /// Paced pairs sent later than due because the reply to the one before was not yet in (their
-    /// latency counts from when they were due).
-    pub pairs_behind_schedule: u64,
-}
-
-/// How fast each chat of [`route_chat`] sends its pairs of notes.
-#[derive(Clone, Copy, Debug)]
-pub enum ChatPace {
-    /// The next pair as soon as the reply to the last one is in: the server's throughput, with
-    /// every chat waiting on it (the reply latency is then mostly time spent in its queue).
-    Flat,
-    /// One pair every so often per chat, the chats' starts spread evenly over the first interval:
-    /// a steady load below what the server can take, to see its latency under that load.
-    Every(Duration),
-}
-
-impl ChatPace {
-    /// The time between two pairs of one chat, when paced.
-    fn interval(self) -> Option<Duration> {
+impl Rpc {
+    /// What one message counts: the features received, the points or notes sent.
+    fn message(self) -> &'static str {
         match self {
-            ChatPace::Flat => None,
-            ChatPace::Every(interval) => Some(interval),
+            Rpc::GetFeature | Rpc::ListFeatures => "features",
+            Rpc::RecordRoute => "points",
+            Rpc::RouteChat => "notes",
         }
     }
 }
 
-/// `chats` concurrent RouteChat calls over `connections` connections, each sending
-/// `notes_per_chat` notes in pairs at a location of its own, at `pace`: the second note of each
-/// pair gets the first back. The reply latency runs to that reply from the sending of the second
-/// note or, when paced, from the moment the pair was due, so that a pair sent late, whatever held
-/// it up, counts its wait.
-pub fn route_chat(
-    addr: &str,
-    connections: usize,
-    chats: usize,
-    notes_per_chat: usize,
-    pace: ChatPace,
-) -> Result<ChatReport, String> {
-    let clients: Vec<RouteGuideClient> =
-        (0..connections.max(1)).map(|_| load_client(addr)).collect();
-    let pairs = notes_per_chat / 2;
-    let (ticks, pacing) = match pace.interval() {
-        None => (Vec::new(), None),
-        Some(interval) => {
-            let (ticks, pacing) = pace_chats(chats, pairs, interval)?;
-            (ticks, Some(pacing))
+/// When a load ends.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Stop {
+    /// After this many calls.
+    Calls(u64),
+    /// When this time has passed; no call starts after it.
+    After(Duration),
+}
+
+/// What the calls ask for.
+#[derive(Clone, Debug)]
+pub(crate) struct Requests {
+    /// GetFeature asks for these in turn; RecordRoute's routes go through them.
+    pub(crate) points: Arc<[Point]>,
+    /// ListFeatures asks for the features inside it.
+    pub(crate) rectangle: Rectangle,
+    /// The points of each RecordRoute.
+    pub(crate) route_points: usize,
+    /// The notes of each RouteChat (an even number: they go in pairs).
+    pub(crate) chat_notes: usize,
+}
+
+/// One load: an RPC called from `connections` connections with `in_flight` calls outstanding on
+/// each, until it [`Stop`]s, as fast as the server answers or at `rate`.
+#[derive(Clone, Debug)]
+pub(crate) struct Load {
+    pub(crate) rpc: Rpc,
+    pub(crate) connections: usize,
+    /// Calls outstanding on each connection at any time (RouteChat: chats open).
+    pub(crate) in_flight: usize,
+    pub(crate) stop: Stop,
+    /// Calls per second (RouteChat: notes per second), spread evenly over the lanes, each call's
+    /// latency counted from when it was due; `None`: each lane calls again as soon as it has its
+    /// answer.
+    pub(crate) rate: Option<f64>,
+    pub(crate) requests: Requests,
+    /// Each call's deadline.
+    pub(crate) timeout: Duration,
+}
+
+/// What a load measured.
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct LoadReport {
+    pub(crate) rpc: Rpc,
+    pub(crate) connections: usize,
+    pub(crate) in_flight_per_connection: usize,
+    /// The rate asked for, if any (calls or, for RouteChat, notes per second).
+    pub(crate) rate: Option<f64>,
+    pub(crate) calls: u64,
+    pub(crate) secs: f64,
+    pub(crate) calls_per_sec: f64,
+    /// Calls by status code name (`OK`, `INVALID_ARGUMENT`, ...).
+    pub(crate) statuses: BTreeMap<String, u64>,
+    /// The first failure of each status, as the client describes it.
+    pub(crate) first_errors: BTreeMap<String, String>,
+    /// What a message counts, [`Rpc::message`].
+    pub(crate) message: &'static str,
+    /// Messages of calls that ended OK.
+    pub(crate) messages: u64,
+    pub(crate) messages_per_sec: f64,
+    /// The encoded size of the features received (ListFeatures and GetFeature).
+    pub(crate) bytes_received: u64,
+    /// Latency of each call (RouteChat: of each reply), from its start or, when paced, from when
+    /// it was due, whatever its status.
+    pub(crate) latency: LatencySummary,
+    /// The text histogram's ranges.
+    pub(crate) histogram: Vec<Bucket>,
+    /// Paced calls (RouteChat: pairs) started later than due, because their lane was still
+    /// waiting for an answer.
+    pub(crate) behind_schedule: u64,
+    /// RouteChat: the replies expected, and those that were the note expected.
+    pub(crate) replies_expected: Option<u64>,
+    pub(crate) replies_correct: Option<u64>,
+    /// The latencies themselves, for the suite's report.
+    #[serde(skip)]
+    pub(crate) recorded: Latency,
+}
+
+impl LoadReport {
+    /// Calls that did not end OK.
+    pub(crate) fn failed_calls(&self) -> u64 {
+        self.calls - self.statuses.get("OK").copied().unwrap_or(0)
+    }
+
+    /// An error naming the statuses unless every call ended OK (the suite's scenarios expect
+    /// nothing else).
+    pub(crate) fn all_ok(&self) -> Result<(), String> {
+        match self.failed_calls() {
+            0 => Ok(()),
+            failed => Err(format!(
+                "{failed} of {} {:?} calls failed: {:?}",
+                self.calls, self.rpc, self.statuses
+            )),
         }
+    }
+}
+
+/// The name of a status code: `INVALID_ARGUMENT`.
+pub(crate) fn status_name(code: RpcStatusCode) -> String {
+    // RpcStatusCode's Debug is "3-INVALID_ARGUMENT"; keep the name.
+    let shown = format!("{code:?}");
+    shown
+        .split_once('-')
+        .map_or(shown.clone(), |(_, name)| name.to_string())
+}
+
+/// Runs `load` against `addr` (one `host:port`, or several separated by commas, called
+/// round-robin) with `options`.
+pub(crate) fn run(addr: &str, options: &ClientOptions, load: &Load) -> Result<LoadReport, String> {
+    if matches!(load.rpc, Rpc::GetFeature | Rpc::RecordRoute) && load.requests.points.is_empty() {
+        return Err(format!("{:?} needs points to send", load.rpc));
+    }
+    let clients: Vec<RouteGuideClient> = (0..load.connections.max(1))
+        .map(|_| RouteGuideClient::connect_with(addr, options).with_timeout(load.timeout))
+        .collect();
+    let lanes = clients.len() * load.in_flight.max(1);
+    let (mut lane_ticks, pacing) = match load.rate {
+        Some(rate) => {
+            let (receivers, pacing) = pace(lanes, paced_ticks(load), tick_rate(load.rpc, rate))?;
+            (receivers.into_iter().map(Some).collect(), Some(pacing))
+        }
+        None => (Vec::new(), None),
     };
-    let mut ticks = ticks.into_iter();
+    lane_ticks.resize_with(lanes, || None);
+
+    let shared = Arc::new(Shared::new(load));
     let started = Instant::now();
-    let chat_calls: Vec<_> = (0..chats)
-        .map(|chat| {
-            let client = clients[chat % clients.len()].clone();
-            let mut ticks = ticks.next();
+    let lane_futures: Vec<_> = lane_ticks
+        .into_iter()
+        .enumerate()
+        .map(|(lane, ticks)| {
+            let client = clients[lane % clients.len()].clone();
+            let (shared, load) = (Arc::clone(&shared), load.clone());
             async move {
-                let (mut notes, outgoing) = futures::channel::mpsc::channel::<RouteNote>(2);
-                let mut received = client.route_chat_stream(outgoing);
-                let mut latencies = Vec::with_capacity(pairs);
-                let mut correct = 0_u64;
-                let mut behind = 0_u64;
-                for pair in 0..pairs {
-                    let due = match &mut ticks {
-                        None => None,
-                        Some(ticks) => Some(match ticks.try_recv() {
-                            // A tick already waiting means this pair is late: the reply to the
-                            // last one took longer than the interval.
-                            Ok(due) => {
-                                behind += u64::from(pair > 0);
-                                due
-                            }
-                            Err(_) => match ticks.next().await {
-                                Some(due) => due,
-                                None => break,
-                            },
-                        }),
-                    };
-                    let at = chat_location(chat, pair);
-                    let first =
-                        proto::route_note(at.clone(), format!("chat {chat} pair {pair} first"));
-                    let second = proto::route_note(at, format!("chat {chat} pair {pair} second"));
-                    let expected = first.message.clone();
-                    let _ = notes.send(first).await;
-                    let sent = Instant::now();
-                    let _ = notes.send(second).await;
-                    match received.next().await {
-                        Some(Ok(reply)) => {
-                            latencies.push(due.unwrap_or(sent).elapsed());
-                            if reply.message == expected {
-                                correct += 1;
-                            }
-                        }
-                        Some(Err(e)) => return Err(e),
-                        None => break,
-                    }
+                match load.rpc {
+                    Rpc::RouteChat => chat_lane(&client, &load, &shared, ticks).await,
+                    _ => call_lane(&client, &load, &shared, ticks).await,
                 }
-                notes.close_channel();
-                while let Some(extra) = received.next().await {
-                    extra?; // no reply is expected past the last pair
-                }
-                Ok((correct, behind, latencies))
             }
         })
         .collect();
-    let mut latencies = Vec::new();
-    let (mut replies_correct, mut pairs_behind_schedule) = (0, 0);
-    let scenario = async move { join(all_ok(chat_calls), OptionFuture::from(pacing)).await.0 };
-    for (correct, behind, chat_latencies) in on_grpc_thread(&clients[0], scenario)? {
-        replies_correct += correct;
-        pairs_behind_schedule += behind;
-        latencies.extend(chat_latencies);
+    let scenario = async move {
+        join(join_all(lane_futures), OptionFuture::from(pacing)).await;
+    };
+    if block_on(clients[0].run_on_grpc_thread(scenario)).is_none() {
+        return Err("gRPC stopped the load before it ended".to_string());
     }
     let secs = started.elapsed().as_secs_f64();
-    let notes_sent = (chats * pairs * 2) as u64;
-    Ok(ChatReport {
-        chats,
-        notes_per_chat: pairs * 2,
-        notes_sent,
-        replies_expected: (chats * pairs) as u64,
-        replies_correct,
+    let tally = shared.tally.lock().map_err(|_| "a lane panicked")?.clone();
+    let recorded = shared
+        .latency
+        .lock()
+        .map_err(|_| "a lane panicked")?
+        .clone();
+    let calls = tally.statuses.values().sum();
+    let chat = load.rpc == Rpc::RouteChat;
+    Ok(LoadReport {
+        rpc: load.rpc,
+        connections: clients.len(),
+        in_flight_per_connection: load.in_flight.max(1),
+        rate: load.rate,
+        calls,
         secs,
-        notes_per_sec: notes_sent as f64 / secs,
-        reply_latency: LatencySummary::of(latencies),
-        paced_every_ms: pace.interval().map(|interval| interval.as_secs_f64() * 1e3),
-        pairs_behind_schedule,
+        calls_per_sec: calls as f64 / secs,
+        statuses: tally.statuses,
+        first_errors: tally.first_errors,
+        message: load.rpc.message(),
+        messages: tally.messages,
+        messages_per_sec: tally.messages as f64 / secs,
+        bytes_received: tally.bytes,
+        latency: recorded.summary(),
+        histogram: recorded.buckets(),
+        behind_schedule: tally.behind,
+        replies_expected: chat.then_some(tally.replies_expected),
+        replies_correct: chat.then_some(tally.replies_correct),
+        recorded,
     })
 }
 
-/// The ticks of paced chats, one receiver per chat, each tick the moment its pair is due (chat
-/// `c`'s pair `k` is due `k + 1` intervals plus `c / chats` of an interval from now), and the task
-/// that hands them out on gRPC's thread, to run beside the chats.
-///
-/// A thread of its own wakes every [`PACER_STEP`] and sends the ticks that have come due as one
-/// batch; the task passes each to its chat. The task ends when the ticks run out or when it finds
-/// every chat gone, and the thread at its next batch after that.
-fn pace_chats(
-    chats: usize,
-    pairs: usize,
-    interval: Duration,
-) -> Result<(Vec<UnboundedReceiver<Instant>>, impl Future<Output = ()>), String> {
-    let (ticks, receivers): (Vec<_>, Vec<_>) = (0..chats).map(|_| unbounded()).unzip();
-    let (batches, mut due_batches) = unbounded::<Vec<(usize, Instant)>>();
-    let offset = move |chat: usize| interval.mul_f64(chat as f64 / chats.max(1) as f64);
-    // The first ticks come one interval from now, once every chat's call is open.
-    let start = Instant::now() + interval;
-    thread::Builder::new()
-        .name("routeguide-bench-pacer".into())
-        .spawn(move || {
-            let mut schedule = (0..pairs)
-                .flat_map(|pair| {
-                    let first = start + interval.mul_f64(pair as f64);
-                    (0..chats).map(move |chat| (chat, first + offset(chat)))
-                })
-                .peekable();
-            while schedule.peek().is_some() {
-                let now = Instant::now();
-                let due: Vec<_> =
-                    std::iter::from_fn(|| schedule.next_if(|&(_, at)| at <= now)).collect();
-                if !due.is_empty() && batches.unbounded_send(due).is_err() {
-                    return;
-                }
-                thread::sleep(PACER_STEP);
-            }
-        })
-        .map_err(|e| format!("cannot start the pacer thread: {e}"))?;
-    let hand_out = async move {
-        while let Some(due) = due_batches.next().await {
-            for (chat, at) in due {
-                // A chat that has gone (it failed, or it is done) is skipped; when none is left,
-                // handing out is over.
-                if ticks[chat].unbounded_send(at).is_err()
-                    && ticks.iter().all(|tick| tick.is_closed())
-                {
-                    return;
-                }
-            }
-        }
+/// Ticks per second at `rate`: a tick per call, or per pair of notes for RouteChat, whose rate
+/// counts notes.
+fn tick_rate(rpc: Rpc, rate: f64) -> f64 {
+    match rpc {
+        Rpc::RouteChat => rate / 2.0,
+        _ => rate,
+    }
+}
+
+/// How many ticks a paced load hands out: as many as its calls need, or as many as its rate
+/// fits in its time.
+fn paced_ticks(load: &Load) -> u64 {
+    let per_call = match load.rpc {
+        Rpc::RouteChat => (load.requests.chat_notes / 2) as u64,
+        _ => 1,
     };
-    Ok((receivers, hand_out))
+    match (load.stop, load.rate) {
+        (Stop::Calls(calls), _) => calls * per_call,
+        (Stop::After(duration), Some(rate)) => {
+            (duration.as_secs_f64() * tick_rate(load.rpc, rate)).ceil() as u64
+        }
+        (Stop::After(_), None) => 0,
+    }
+}
+
+/// What every lane of a load shares: which call comes next, and what the calls found. All lanes
+/// run on gRPC's one thread, so the locks are never contended; one histogram for all of them
+/// keeps the memory of a load of thousands of chats small.
+struct Shared {
+    /// Calls started so far; also which request each asks for.
+    started: AtomicU64,
+    stop: Stop,
+    deadline: Instant,
+    /// A value of this run only, in RouteChat's note locations, so that no note of an earlier
+    /// run against the same server answers one of this run.
+    salt: i32,
+    tally: Mutex<Tally>,
+    latency: Mutex<Latency>,
+}
+
+#[derive(Clone, Default)]
+struct Tally {
+    statuses: BTreeMap<String, u64>,
+    first_errors: BTreeMap<String, String>,
+    messages: u64,
+    bytes: u64,
+    behind: u64,
+    replies_expected: u64,
+    replies_correct: u64,
+}
+
+impl Shared {
+    fn new(load: &Load) -> Self {
+        let deadline = match load.stop {
+            Stop::After(duration) => Instant::now() + duration,
+            Stop::Calls(_) => Instant::now() + Duration::from_secs(86_400 * 365),
+        };
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |t| t.subsec_nanos());
+        // A paced load for a time ends when its ticks run out, which the pacer spread over that
+        // time from its start, a little later than now.
+        let stop = match (load.stop, load.rate) {
+            (Stop::After(_), Some(_)) => Stop::Calls(u64::MAX),
+            (stop, _) => stop,
+        };
+        Shared {
+            started: AtomicU64::new(0),
+            stop,
+            deadline,
+            salt: (nanos % 1_000_000_000) as i32,
+            tally: Mutex::new(Tally::default()),
+            latency: Mutex::new(Latency::default()),
+        }
+    }
+
+    /// The index of the next call, or `None` when the load is over.
+    fn next_call(&self) -> Option<u64> {
+        match self.stop {
+            Stop::Calls(calls) => {
+                let index = self.started.fetch_add(1, Ordering::Relaxed);
+                (index < calls).then_some(index)
+            }
+            Stop::After(_) => (Instant::now() < self.deadline)
+                .then(|| self.started.fetch_add(1, Ordering::Relaxed)),
+        }
+    }
+
+    fn record_latency(&self, latency: Duration) {
+        if let Ok(mut recorded) = self.latency.lock() {
+            recorded.record(latency);
+        }
+    }
+
+    fn tally(&self, change: impl FnOnce(&mut Tally)) {
+        if let Ok(mut tally) = self.tally.lock() {
+            change(&mut tally);
+        }
+    }
+
+    /// Counts a call's outcome: its status and, when OK, its messages and bytes.
+    fn count(&self, outcome: &Result<(u64, u64), CallError>) {
+        self.tally(|tally| {
+            let status = match outcome {
+                Ok((messages, bytes)) => {
+                    tally.messages += messages;
+                    tally.bytes += bytes;
+                    "OK".to_string()
+                }
+                Err(e) => {
+                    let status = status_name(e.code());
+                    let first = tally.first_errors.entry(status.clone());
+                    first.or_insert_with(|| e.to_string());
+                    status
+                }
+            };
+            *tally.statuses.entry(status).or_default() += 1;
+        });
+    }
+}
+
+/// The moment the next call of a paced lane is due (`Some(None)` when the lane is not paced),
+/// counting it behind schedule if it was due already; `None` when its ticks have run out.
+async fn next_due(
+    ticks: &mut Option<UnboundedReceiver<Instant>>,
+    first: bool,
+    shared: &Shared,
+) -> Option<Option<Instant>> {
+    let Some(ticks) = ticks else {
+        return Some(None);
+    };
+    match ticks.try_recv() {
+        // A tick already waiting means this call is late: the answer to the last one took
+        // longer than the interval.
+        Ok(due) => {
+            if !first {
+                shared.tally(|tally| tally.behind += 1);
+            }
+            Some(Some(due))
+        }
+        Err(_) => ticks.next().await.map(Some),
+    }
+}
+
+/// One lane of GetFeature, ListFeatures or RecordRoute calls: the next call as soon as the last
+/// is answered, or when its tick comes.
+async fn call_lane(
+    client: &RouteGuideClient,
+    load: &Load,
+    shared: &Shared,
+    mut ticks: Option<UnboundedReceiver<Instant>>,
+) {
+    let mut first = true;
+    loop {
+        let Some(due) = next_due(&mut ticks, first, shared).await else {
+            return;
+        };
+        first = false;
+        let Some(index) = shared.next_call() else {
+            return;
+        };
+        let sent = Instant::now();
+        let outcome = call_once(client, load, index).await;
+        shared.record_latency(due.unwrap_or(sent).elapsed());
+        shared.count(&outcome);
+    }
+}
+
+/// Call number `index` of `load`: its messages and bytes received when it ends OK.
+async fn call_once(
+    client: &RouteGuideClient,
+    load: &Load,
+    index: u64,
+) -> Result<(u64, u64), CallError> {
+    let points = &load.requests.points;
+    match load.rpc {
+        Rpc::GetFeature => {
+            let point = points[(index % points.len() as u64) as usize].clone();
+            let feature = client.get_feature_future(point).await?;
+            Ok((1, feature.compute_size()))
+        }
+        Rpc::ListFeatures => {
+            let mut reading = client.list_features_stream(load.requests.rectangle.clone());
+            let (mut features, mut bytes) = (0, 0);
+            while let Some(feature) = reading.next().await {
+                features += 1;
+                bytes += feature?.compute_size();
+            }
+            Ok((features, bytes))
+        }
+        Rpc::RecordRoute => {
+            let count = load.requests.route_points;
+            let (points, start) = (Arc::clone(points), index as usize * count);
+            let route = (0..count).map(move |i| points[(start + i) % points.len()].clone());
+            let summary = client.record_route_stream(stream::iter(route)).await?;
+            Ok((u64::try_from(summary.point_count).unwrap_or(0), 0))
+        }
+        Rpc::RouteChat => unreachable!("chats run in chat lanes"),
+    }
+}
+
+/// One lane of RouteChat calls, one chat after the other.
+async fn chat_lane(
+    client: &RouteGuideClient,
+    load: &Load,
+    shared: &Shared,
+    mut ticks: Option<UnboundedReceiver<Instant>>,
+) {
+    let mut first = true;
+    loop {
+        // A paced chat opens when its first pair is due.
+        let Some(due) = next_due(&mut ticks, first, shared).await else {
+            return;
+        };
+        first = false;
+        let Some(chat) = shared.next_call() else {
+            return;
+        };
+        let outcome = chat_once(client, load, shared, chat, due, &mut ticks).await;
+        shared.count(&outcome.map(|notes| (notes, 0)));
+    }
+}
+
+/// Chat number `chat`: its notes sent in pairs at a location of their own, each pair's second
+/// note answered with the first. The reply latency runs to that reply from the sending of the
+/// second note or, when paced, from the moment the pair was due, so that a pair sent late,
+/// whatever held it up, counts its wait. The notes sent, when the chat ends OK.
+async fn chat_once(
+    client: &RouteGuideClient,
+    load: &Load,
+    shared: &Shared,
+    chat: u64,
+    first_due: Option<Instant>,
+    ticks: &mut Option<UnboundedReceiver<Instant>>,
+) -> Result<u64, CallError> {
+    let (mut notes, outgoing) = futures::channel::mpsc::channel::<RouteNote>(2);
+    let mut received = client.route_chat_stream(outgoing);
+    let mut sent_notes = 0;
+    for pair in 0..load.requests.chat_notes / 2 {
+        let due = match pair {
+            0 => first_due,
+            _ => match next_due(ticks, false, shared).await {
+                Some(due) => due,
+                None => break,
+            },
+        };
+        let at = chat_location(shared.salt, chat, pair);
+        let first_note = proto::route_note(at.clone(), format!("chat {chat} pair {pair} first"));
+        let second = proto::route_note(at, format!("chat {chat} pair {pair} second"));
+        let expected = first_note.message.clone();
+        let _ = notes.send(first_note).await;
+        let sent = Instant::now();
+        let _ = notes.send(second).await;
+        sent_notes += 2;
+        shared.tally(|tally| tally.replies_expected += 1);
+        match received.next().await {
+            Some(Ok(reply)) => {
+                shared.record_latency(due.unwrap_or(sent).elapsed());
+                if reply.message == expected {
+                    shared.tally(|tally| tally.replies_correct += 1);
+                }
+            }
+            Some(Err(e)) => return Err(e),
+            None => break,
+        }
+    }
+    notes.close_channel();
+    while let Some(extra) = received.next().await {
+        extra?; // no reply is expected past the last pair
+    }
+    Ok(sent_notes)
 }
 
 /// A location used by one pair of one chat only, so that each pair's second note gets exactly the
-/// first one back, whatever the server's chat scope.
-fn chat_location(chat: usize, pair: usize) -> Point {
-    proto::point(chat as i32, pair as i32)
+/// first one back, whatever the server's chat scope: the chat's number as the latitude, the
+/// run's salt plus the pair's number as the longitude (both well inside their ranges).
+fn chat_location(salt: i32, chat: u64, pair: usize) -> Point {
+    let latitude = (chat % 800_000_000) as i32;
+    proto::point(latitude, salt.saturating_add(pair as i32))
 }
 
-/// A client of the load generator's: a connection of its own, gRPC's minimal filter stack, and a
-/// deadline long enough for the longest scenario.
-fn load_client(addr: &str) -> RouteGuideClient {
-    RouteGuideClient::connect_with(addr, &ClientOptions::load_generator())
-        .with_timeout(Duration::from_secs(600))
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Runs a scenario on `client`'s gRPC thread (the one thread every client of the process shares)
-/// and waits for it to end.
-fn on_grpc_thread<T: Send + 'static>(
-    client: &RouteGuideClient,
-    scenario: impl Future<Output = Result<T, CallError>> + Send + 'static,
-) -> Result<T, String> {
-    match block_on(client.run_on_grpc_thread(scenario)) {
-        Some(outcome) => outcome.map_err(|e| e.to_string()),
-        None => Err("gRPC stopped the scenario before it ended".to_string()),
+    #[test]
+    fn status_names_are_the_codes_names() {
+        assert_eq!(status_name(RpcStatusCode::OK), "OK");
+        assert_eq!(
+            status_name(RpcStatusCode::INVALID_ARGUMENT),
+            "INVALID_ARGUMENT"
+        );
     }
-}
 
-/// Runs `tasks` together; their outputs, or the first error.
-async fn all_ok<T>(
-    tasks: Vec<impl Future<Output = Result<T, CallError>>>,
-) -> Result<Vec<T>, CallError> {
-    join_all(tasks).await.into_iter().collect()
+    #[test]
+    fn paced_chats_get_one_tick_per_pair() {
+        let load = Load {
+            rpc: Rpc::RouteChat,
+            connections: 1,
+            in_flight: 1,
+            stop: Stop::After(Duration::from_secs(2)),
+            rate: Some(1000.0),
+            requests: Requests {
+                points: Arc::from(Vec::new()),
+                rectangle: Rectangle::new(),
+                route_points: 0,
+                chat_notes: 10,
+            },
+            timeout: Duration::from_secs(1),
+        };
+        // 1,000 notes/s for 2 s is 1,000 pairs.
+        assert_eq!(paced_ticks(&load), 1000);
+        let calls = Load {
+            stop: Stop::Calls(7),
+            ..load
+        };
+        assert_eq!(paced_ticks(&calls), 35);
+    }
+
+    #[test]
+    fn chat_locations_are_valid_and_differ_per_pair() {
+        let a = chat_location(999_999_999, 799_999_999, 99);
+        assert!(routeguide::Coordinates::from_point(&a).is_ok());
+        assert_ne!(chat_location(5, 1, 2), chat_location(5, 1, 3));
+        assert_ne!(chat_location(5, 1, 2), chat_location(5, 2, 2));
+    }
 }

@@ -10,17 +10,24 @@ use routeguide_testkit::write_database;
 
 const EXAMPLES: &str = "\
 Examples:
+  route_guide_bench load --addr localhost:50051 --rpc get-feature --connections 4 --in-flight 16
   route_guide_bench gen-db --features 1000 --seed 7 > db.json
   taskset -c 1 route_guide_bench suite --server target/debug/route_guide_server --server-cpu 0 --only unary
   taskset -c 1 route_guide_bench soak --server target/debug/route_guide_server --server-cpu 0 --secs 60";
 
+mod html;
+mod latency;
 mod load;
+mod load_command;
+mod pacer;
+mod printers;
 mod report;
 mod servers;
 mod soak;
 mod suite;
 
-/// Benchmarks for routeguide: `make bench` runs `suite`, `make soak` runs `soak`.
+/// Benchmarks for routeguide: `load` measures any RouteGuide server, `make bench` runs `suite`,
+/// `make soak` runs `soak`.
 #[derive(Parser)]
 #[command(name = "route_guide_bench", version, after_help = EXAMPLES)]
 struct Flags {
@@ -30,6 +37,9 @@ struct Flags {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Load any RouteGuide server with one RPC and print calls/s, the statuses and the latency
+    /// (exit code 2 when the address or a file is wrong, before any call)
+    Load(Box<load_command::LoadFlags>),
     /// Write a deterministic database of random features to standard output
     GenDb {
         /// How many features
@@ -94,10 +104,34 @@ enum Command {
         #[arg(long, default_value = "target/bench")]
         out: PathBuf,
     },
+    /// Draw report.html again from a results.json that `suite` wrote
+    Report {
+        /// The suite's results
+        #[arg(long, default_value = "target/bench/results.json")]
+        results: PathBuf,
+        /// The page to write
+        #[arg(long, default_value = "target/bench/report.html")]
+        out: PathBuf,
+    },
 }
+
+/// The exit code of a load that could not start: the address or a file is wrong (as clap's for a
+/// wrong flag).
+const SETUP_FAILED: u8 = 2;
 
 fn main() -> ExitCode {
     let outcome = match Flags::parse().command {
+        Command::Load(flags) => match load_command::run(&flags) {
+            Ok(()) => Ok(()),
+            Err(load_command::LoadFailure::Setup(e)) => {
+                eprintln!("route_guide_bench: error: {e}");
+                return ExitCode::from(SETUP_FAILED);
+            }
+            Err(load_command::LoadFailure::Run(e)) => Err(e),
+        },
+        Command::Report { results, out } => report::Results::read_json(&results)
+            .and_then(|results| html::write(&results, &out))
+            .map(|()| println!("(written to {})", out.display())),
         Command::GenDb { features, seed } => {
             write_database(BufWriter::new(io::stdout().lock()), features, seed)
                 .map_err(|e| e.to_string())

@@ -1,5 +1,6 @@
 //! `make soak`: mixed load over all four RPCs for a long time, counting every outcome by status
-//! code and watching the server's resident memory, which must settle after warm-up.
+//! code, recording each RPC's latency, and watching the server's resident memory, which must
+//! settle after warm-up.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -8,13 +9,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use grpcio::RpcStatusCode;
 use serde_json::json;
 
 use routeguide::proto::{self, Point};
 use routeguide::{CallError, FeatureStore, RouteGuideClient, SplitMix64};
 use routeguide_testkit::ServerProcess;
 
+use crate::latency::Latency;
+use crate::load::status_name;
 use crate::servers::start_pinned_server;
 
 /// What the soak runs.
@@ -31,6 +33,9 @@ pub struct SoakConfig {
 
 /// Outcomes of one worker: (RPC, status code name) -> count.
 type Tally = BTreeMap<(&'static str, String), u64>;
+
+/// Latency of each RPC's calls, whatever their status.
+type Latencies = BTreeMap<&'static str, Latency>;
 
 /// Runs the soak; fails if any call ended unexpectedly or memory grew by 5% or more after warm-up.
 pub fn run(config: &SoakConfig) -> Result<(), String> {
@@ -75,19 +80,23 @@ pub fn run(config: &SoakConfig) -> Result<(), String> {
     }
     stop.store(true, Ordering::SeqCst);
     let mut tally = Tally::new();
+    let mut latencies = Latencies::new();
     for worker in workers {
-        for (key, count) in worker
+        let (worker_tally, worker_latencies) = worker
             .join()
-            .map_err(|_| "a soak worker panicked".to_string())?
-        {
+            .map_err(|_| "a soak worker panicked".to_string())?;
+        for (key, count) in worker_tally {
             *tally.entry(key).or_default() += count;
+        }
+        for (rpc, latency) in worker_latencies {
+            latencies.entry(rpc).or_default().merge(&latency);
         }
     }
     let (rss_end, rss_peak) = server.memory()?;
     report(
         config,
         &server,
-        &tally,
+        (&tally, &latencies),
         rss_warm,
         rss_end,
         rss_peak,
@@ -98,7 +107,7 @@ pub fn run(config: &SoakConfig) -> Result<(), String> {
 fn report(
     config: &SoakConfig,
     server: &ServerProcess,
-    tally: &Tally,
+    (tally, latencies): (&Tally, &Latencies),
     rss_warm: u64,
     rss_end: u64,
     rss_peak: u64,
@@ -125,6 +134,10 @@ fn report(
         };
         println!("{rpc:<14} {code:<20} {count:>10}{note}");
     }
+    println!("\nlatency per call");
+    for (rpc, latency) in latencies {
+        println!("{rpc:<14} {}", latency.summary().line());
+    }
     println!(
         "server RSS after warm-up {:.1} MB, at the end {:.1} MB ({growth:+.2}%), peak {:.1} MB; server CPU {:.1} s",
         rss_warm as f64 / 1e6,
@@ -138,9 +151,13 @@ fn report(
         .iter()
         .map(|((rpc, code), count)| json!({"rpc": rpc, "status": code, "calls": count}))
         .collect();
+    let latency: serde_json::Map<_, _> = latencies
+        .iter()
+        .map(|(rpc, latency)| (rpc.to_string(), json!(latency.summary())))
+        .collect();
     let document = json!({
         "secs": elapsed.as_secs_f64(), "workers": config.workers, "calls": calls,
-        "unexpected": unexpected, "outcomes": outcomes,
+        "unexpected": unexpected, "outcomes": outcomes, "latency_us": latency,
         "rss_after_warm_up": rss_warm, "rss_end": rss_end, "rss_peak": rss_peak, "rss_growth_percent": growth,
     });
     std::fs::write(
@@ -166,50 +183,58 @@ fn expected(rpc: &str, code: &str) -> bool {
 }
 
 /// One worker: rounds of every RPC until told to stop.
-fn work(addr: &str, seed: u64, points: &[Point], stop: &AtomicBool) -> Tally {
+fn work(addr: &str, seed: u64, points: &[Point], stop: &AtomicBool) -> (Tally, Latencies) {
     let client = RouteGuideClient::connect_separately(addr);
     let mut rng = SplitMix64::seeded(seed);
     let mut tally = Tally::new();
-    let mut count = |rpc: &'static str, outcome: Result<(), CallError>| {
+    let mut latencies = Latencies::new();
+    // Each call is timed from just before it starts: the argument, a call started.
+    let mut count = |rpc: &'static str, (started, outcome): (Instant, Result<(), CallError>)| {
+        latencies.entry(rpc).or_default().record(started.elapsed());
         let code = match outcome {
             Ok(()) => "OK".to_string(),
             Err(e) => status_name(e.code()),
         };
         *tally.entry((rpc, code)).or_default() += 1;
     };
+    let timed = |call: &dyn Fn() -> Result<(), CallError>| {
+        let started = Instant::now();
+        (started, call())
+    };
     let random_point = |rng: &mut SplitMix64| points[rng.index(points.len())].clone();
     while !stop.load(Ordering::SeqCst) {
         for _ in 0..10 {
+            let point = random_point(&mut rng);
             count(
                 "GetFeature",
-                client.get_feature(random_point(&mut rng)).map(drop),
+                timed(&|| client.get_feature(point.clone()).map(drop)),
             );
         }
         let corner = random_point(&mut rng);
         let far = proto::point(corner.latitude / 2, corner.longitude / 2);
-        let listed = client
-            .list_features(proto::rectangle(corner, far))
-            .try_for_each(|f| f.map(drop));
+        let area = proto::rectangle(corner, far);
+        let listed = timed(&|| {
+            client
+                .list_features(area.clone())
+                .try_for_each(|f| f.map(drop))
+        });
         count("ListFeatures", listed);
         let route: Vec<Point> = (0..20).map(|_| random_point(&mut rng)).collect();
-        count("RecordRoute", client.record_route(route).map(drop));
+        count(
+            "RecordRoute",
+            timed(&|| client.record_route(route.clone()).map(drop)),
+        );
         let notes: Vec<_> = (0..10)
             .map(|i| proto::route_note(random_point(&mut rng), format!("worker {seed} note {i}")))
             .collect();
-        count(
-            "RouteChat",
-            client.route_chat(notes).try_for_each(|r| r.map(drop)),
-        );
-        let bad = client.get_feature(proto::point(i32::MAX, 0)).map(drop);
+        let chat = timed(&|| {
+            client
+                .route_chat(notes.clone())
+                .try_for_each(|r| r.map(drop))
+        });
+        count("RouteChat", chat);
+        let bad = timed(&|| client.get_feature(proto::point(i32::MAX, 0)).map(drop));
         count("BadInput", bad);
     }
-    tally
-}
-
-fn status_name(code: RpcStatusCode) -> String {
-    // RpcStatusCode's Debug is "3-INVALID_ARGUMENT"; keep the name.
-    let shown = format!("{code:?}");
-    shown
-        .split_once('-')
-        .map_or(shown.clone(), |(_, name)| name.to_string())
+    (tally, latencies)
 }

@@ -1,6 +1,6 @@
 """Interop checks between the Rust RouteGuide binaries and grpcio for Python.
 
-This module owns the interop suite and its report. It runs two halves:
+This module owns the interop suite and its report. It runs two halves and the load generator:
 
 a. Python client vs Rust server: starts `<target-dir>/route_guide_server` on an ephemeral port and
    calls each of the four RPCs through grpcio's Python stub, in both of Python's calling styles
@@ -11,6 +11,9 @@ b. Rust client vs Python server: serves RouteGuide in this process (route_guide_
    `--style future`, plus its subcommands), reads each line it prints with Python's proto3 JSON
    parser (`google.protobuf.json_format.Parse`) into the message it should hold, and compares
    those messages with what the Python server holds, received and answered.
+c. The load generator vs Python server: runs `<target-dir>/route_guide_bench load` with each RPC
+   against a Python server in this process and checks its JSON report (calls, statuses, messages,
+   latencies recorded) against what the Python server received.
 
 Stubs are generated from the proto at run time (see stubs.py). Every check prints `PASS name` or
 `FAIL name: reason`; an exception inside a check fails that check only. The last line is
@@ -54,6 +57,7 @@ from route_guide_server import (  # noqa: E402
 
 SERVER_BINARY = "route_guide_server"
 CLIENT_BINARY = "route_guide_client"
+BENCH_BINARY = "route_guide_bench"
 
 # Deadline of every RPC the suite makes, in seconds, and of every client process it runs.
 RPC_TIMEOUT = 10
@@ -921,6 +925,98 @@ def rust_client_half(report, client_binary, db_path, generated, db):
         server.stop(grace=None)
 
 
+# --- Part (c): the load generator against the Python server -------------------------------------
+
+
+class LoadChecks:
+    """`route_guide_bench load` against the in-process Python server: each run's JSON report, and
+    what the Python server recorded meanwhile (`routes`, `chats`)."""
+
+    def __init__(self, bench_binary, port, db_path, servicer):
+        self.bench_binary = bench_binary
+        self.addr = f"127.0.0.1:{port}"
+        self.db_path = db_path
+        self.servicer = servicer
+
+    def run(self, args):
+        """Runs a load that must exit 0; returns its JSON report."""
+        command = [self.bench_binary, "load", "--addr", self.addr, "--db", self.db_path,
+                   "--format", "json", *args]
+        completed = subprocess.run(command, capture_output=True, text=True, errors="replace",
+                                   timeout=CLIENT_TIMEOUT)
+        last = (completed.stderr.strip().splitlines() or ["(no stderr)"])[-1]
+        expect(completed.returncode == 0, f"exit status {completed.returncode}: {last}")
+        try:
+            return json.loads(completed.stdout)
+        except json.JSONDecodeError as error:
+            raise CheckFailed(f"--format json printed no JSON ({error}): {completed.stdout[:120]!r}") from None
+
+    @staticmethod
+    def expect_counts(report, calls, statuses, messages):
+        expect_equal(report["calls"], calls, "calls")
+        expect_equal(report["statuses"], statuses, "statuses")
+        expect_equal(report["messages"], messages, "messages")
+        expect(report["latency"]["p50_us"] > 0, f"a p50 latency: {report['latency']}")
+        in_histogram = sum(bucket["count"] for bucket in report["histogram"])
+        expect_equal(in_histogram, report["latency"]["count"], "latencies in the histogram")
+
+    def get_feature(self):
+        report = self.run(["--rpc", "get-feature", "--calls", "200", "--connections", "2",
+                           "--in-flight", "4"])
+        self.expect_counts(report, 200, {"OK": 200}, 200)
+        expect_equal(report["latency"]["count"], 200, "latencies recorded")
+
+    def get_feature_refused(self):
+        # Every other call asks about a latitude beyond 90 degrees.
+        report = self.run(["--rpc", "get-feature", "--calls", "30",
+                           "--point", f"{KNOWN_POINT[0]},{KNOWN_POINT[1]}",
+                           "--point", f"{MAX_LATITUDE_E7 + 1},0"])
+        self.expect_counts(report, 30, {"OK": 15, "INVALID_ARGUMENT": 15}, 15)
+
+    def list_features(self):
+        report = self.run(["--rpc", "list-features", "--calls", "10"])
+        per_call = len(self.servicer.db.inside(TUTORIAL_LO, TUTORIAL_HI))
+        expect(per_call > 0, "features in the tutorial's rectangle")
+        self.expect_counts(report, 10, {"OK": 10}, 10 * per_call)
+
+    def record_route(self):
+        before = len(self.servicer.routes)
+        report = self.run(["--rpc", "record-route", "--calls", "20", "--route-points", "5",
+                           "--in-flight", "4"])
+        self.expect_counts(report, 20, {"OK": 20}, 100)
+        routes = self.servicer.routes[before:]
+        expect_equal(len(routes), 20, "routes the Python server received")
+        expect(all(len(route) == 5 for route in routes), "5 points in each route")
+
+    def route_chat(self):
+        before = len(self.servicer.chats)
+        report = self.run(["--rpc", "route-chat", "--calls", "6", "--in-flight", "3",
+                           "--chat-notes", "4"])
+        self.expect_counts(report, 6, {"OK": 6}, 24)
+        expect_equal(report["replies_correct"], 12, "replies that were the note expected")
+        chats = self.servicer.chats[before:]
+        expect_equal(len(chats), 6, "chats the Python server received")
+        expect(all(len(notes) == 4 for notes in chats), "4 notes in each chat")
+
+
+def load_part(report, bench_binary, db_path, generated, db):
+    """Part (c): route_guide_bench load against a Python server in this process."""
+    servicer = RouteGuideServicer(db, generated.messages)
+    server, port = serve(db_path, 0, servicer=servicer)
+    try:
+        checks = LoadChecks(bench_binary, port, db_path, servicer)
+        for name, check in [
+            ("get-feature: 200 calls, all OK", checks.get_feature),
+            ("get-feature: out-of-range points counted as INVALID_ARGUMENT", checks.get_feature_refused),
+            ("list-features: every feature of each call counted", checks.list_features),
+            ("record-route: routes and points as the server received them", checks.record_route),
+            ("route-chat: chats, notes and replies as the server saw them", checks.route_chat),
+        ]:
+            report.check(f"bench-load/python-server: {name}", check)
+    finally:
+        server.stop(grace=None)
+
+
 # --- Entry point --------------------------------------------------------------------------------
 
 
@@ -929,7 +1025,8 @@ def parse_args(argv):
         description="Interop checks between the Rust RouteGuide binaries and Python grpcio."
     )
     parser.add_argument("--target-dir", default=os.path.join(REPO, "target", "debug"),
-                        help="directory holding route_guide_server and route_guide_client (default target/debug)")
+                        help="directory holding route_guide_server, route_guide_client and route_guide_bench "
+                        "(default target/debug)")
     parser.add_argument("--db", default=os.path.join(REPO, "data", "route_guide_db.json"),
                         help="the JSON feature database both sides serve (default data/route_guide_db.json)")
     parser.add_argument("--proto-dir", default=stubs.DEFAULT_PROTO_DIR,
@@ -947,11 +1044,13 @@ def main(argv=None):
 
     server_binary = os.path.join(args.target_dir, SERVER_BINARY)
     client_binary = os.path.join(args.target_dir, CLIENT_BINARY)
+    bench_binary = os.path.join(args.target_dir, BENCH_BINARY)
     if not args.python_server_only:
-        missing = [b for b in (server_binary, client_binary) if not os.access(b, os.X_OK)]
+        binaries = (server_binary, client_binary, bench_binary)
+        missing = [b for b in binaries if not os.access(b, os.X_OK)]
         if missing:
-            print(f"error: Rust binaries missing: {', '.join(missing)} (build them first: cargo build --bins)",
-                  file=sys.stderr)
+            print(f"error: Rust binaries missing: {', '.join(missing)} (build them first: "
+                  "cargo build --bins && cargo build -p routeguide-bench)", file=sys.stderr)
             return 2
     try:
         generated = stubs.load(args.proto_dir)
@@ -971,6 +1070,7 @@ def main(argv=None):
     else:
         rust_server_half(report, server_binary, os.path.abspath(args.db), generated, db)
         rust_client_half(report, client_binary, os.path.abspath(args.db), generated, db)
+        load_part(report, bench_binary, os.path.abspath(args.db), generated, db)
 
     print(report.closing_line(), flush=True)
     return 0 if report.failed == 0 else 1

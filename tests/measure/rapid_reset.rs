@@ -286,7 +286,7 @@ fn a_rapid_reset_flood_is_sent_away_with_enhance_your_calm_and_others_are_still_
     // Client streams are odd: stream n is the ((n + 1) / 2)th. The server stops reading at the
     // 21st reset it holds at once (20 may be pending); it takes more streams than 21 only if it
     // wound some up between two reads.
-    let streams_taken = (goaway.last_stream + 1) / 2;
+    let streams_taken = goaway.last_stream.div_ceil(2);
     assert!(
         streams_taken <= 100,
         "the server took {streams_taken} of the attacker's streams before sending it away"
