@@ -6,9 +6,10 @@
 //! * `/healthz`: `200` while the server serves, `503` from the moment a graceful shutdown begins,
 //!   so that a plain HTTP health checker stops sending traffic while calls drain.
 //!
-//! It runs on a thread of its own (`routeguide-admin`), never on a completion-queue thread,
-//! with `tiny_http`: one request at a time, which is plenty for a scraper and a health checker,
-//! and a scrape (gathering a few hundred series) never waits on anything the RPCs hold.
+//! It runs on threads of its own (`routeguide-admin`), never on a completion-queue thread, with
+//! `tiny_http`: a few requests at a time, so that a client that stops reading a long `/channelz`
+//! holds one thread, not the health checker's answers; a scrape (gathering a few hundred series)
+//! never waits on anything the RPCs hold.
 
 use std::io;
 use std::net::SocketAddr;
@@ -24,18 +25,20 @@ use crate::metrics::{CONTENT_TYPE, Metrics};
 
 /// The most sockets of one server that `/channelz` lists.
 const MAX_SOCKETS: usize = 1000;
+/// Requests answered at once.
+const THREADS: usize = 4;
 
 /// The HTTP server of `/metrics`, `/channelz` and `/healthz`; stopped when dropped.
 pub(crate) struct AdminServer {
     http: Arc<Server>,
     serving: Arc<AtomicBool>,
     addr: SocketAddr,
-    thread: Option<JoinHandle<()>>,
+    threads: Vec<JoinHandle<()>>,
 }
 
 impl AdminServer {
-    /// Listens on `addr` (`HOST:PORT`; port 0 picks a free one) and serves `metrics` from a
-    /// thread of its own.
+    /// Listens on `addr` (`HOST:PORT`; port 0 picks a free one) and serves `metrics` from
+    /// threads of its own; `/healthz` answers 503 until [`AdminServer::serving`].
     pub(crate) fn start(addr: &str, metrics: Arc<Metrics>) -> io::Result<Self> {
         let http = Server::http(addr).map_err(io::Error::other)?;
         let bound = http
@@ -43,25 +46,36 @@ impl AdminServer {
             .to_ip()
             .ok_or_else(|| io::Error::other("not an IP address"))?;
         let http = Arc::new(http);
-        let serving = Arc::new(AtomicBool::new(true));
-        let site = Site {
+        let serving = Arc::new(AtomicBool::new(false));
+        let site = Arc::new(Site {
             metrics,
             serving: Arc::clone(&serving),
-        };
-        let requests = Arc::clone(&http);
-        let thread = thread::Builder::new()
-            .name("routeguide-admin".into())
-            .spawn(move || {
-                for request in requests.incoming_requests() {
-                    site.answer(request);
-                }
-            })?;
-        Ok(AdminServer {
+        });
+        let mut admin = AdminServer {
             http,
             serving,
             addr: bound,
-            thread: Some(thread),
-        })
+            threads: Vec::with_capacity(THREADS),
+        };
+        for _ in 0..THREADS {
+            let (requests, site) = (Arc::clone(&admin.http), Arc::clone(&site));
+            // A failed spawn drops `admin`, which stops the threads already started.
+            admin.threads.push(
+                thread::Builder::new()
+                    .name("routeguide-admin".into())
+                    .spawn(move || {
+                        for request in requests.incoming_requests() {
+                            site.answer(request);
+                        }
+                    })?,
+            );
+        }
+        Ok(admin)
+    }
+
+    /// From now on `/healthz` answers 200: the gRPC server serves.
+    pub(crate) fn serving(&self) {
+        self.serving.store(true, Ordering::SeqCst);
     }
 
     /// Where it listens.
@@ -77,8 +91,11 @@ impl AdminServer {
 
 impl Drop for AdminServer {
     fn drop(&mut self) {
-        self.http.unblock();
-        if let Some(thread) = self.thread.take() {
+        // Each call wakes one thread waiting for a request.
+        for _ in &self.threads {
+            self.http.unblock();
+        }
+        for thread in self.threads.drain(..) {
             let _ = thread.join();
         }
     }

@@ -113,7 +113,7 @@ pub use geo::{
     Bounds, CoordinateError, Coordinates, Degrees, EARTH_RADIUS_M, MAX_LATITUDE_E7,
     MAX_LONGITUDE_E7, degrees_to_e7, distance_m,
 };
-pub use logging::{LogFormat, init_logging, init_logging_as};
+pub use logging::{LogFormat, flush_logs, init_logging, init_logging_as};
 pub use random::SplitMix64;
 pub use server::{
     DEFAULT_DB_PATH, RouteGuideServer, SERVICE_NAME, ServerConfig, ServerError, default_threads,

@@ -3,10 +3,98 @@
 //! shippers ([`LogFormat`]); the gRPC core's own logs join them. What is logged is left to each
 //! module; the access log's records (see [`crate::calls`]) carry their fields as structured
 //! key-values, which the JSON form writes as fields of their own.
+//!
+//! Records are logged from completion-queue threads too (the access log, one line per call), and
+//! those must never wait for a slow standard error (a pipe that a container runtime drains late):
+//! a record goes into a bounded queue, and a thread of its own writes it out. A record that finds
+//! the queue full is dropped and counted, and the count is logged once the queue moves again.
+//! [`flush_logs`] waits for the queue to empty, for the programs' last words.
 
-use std::io::Write;
+use std::io::{self, Write};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::thread;
+use std::time::Duration;
 
 use log::kv::{self, VisitSource};
+
+/// Records waiting for the writer thread at most.
+const QUEUED_RECORDS: usize = 8192;
+/// How long [`flush_logs`] waits for the writer thread.
+const FLUSH_WAIT: Duration = Duration::from_secs(2);
+
+/// What the writer thread is given.
+enum Queued {
+    /// A formatted record, newline included.
+    Record(Vec<u8>),
+    /// Say so on this channel once everything before it is written.
+    Flush(SyncSender<()>),
+}
+
+/// The writer thread's queue, once logging is set up.
+static QUEUE: OnceLock<SyncSender<Queued>> = OnceLock::new();
+/// Records dropped because the queue was full.
+static DROPPED: AtomicU64 = AtomicU64::new(0);
+
+/// Where `env_logger` writes each record: into the queue, never waiting.
+struct QueuedStderr(SyncSender<Queued>);
+
+impl Write for QueuedStderr {
+    fn write(&mut self, record: &[u8]) -> io::Result<usize> {
+        match self.0.try_send(Queued::Record(record.to_vec())) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                DROPPED.fetch_add(1, Ordering::Relaxed);
+            }
+            // The writer thread is gone (it never ends while the program runs): write directly.
+            Err(TrySendError::Disconnected(_)) => io::stderr().write_all(record)?,
+        }
+        Ok(record.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The writer thread: writes each queued record to standard error, and says how many were
+/// dropped when some were.
+fn write_out(queue: Receiver<Queued>) {
+    let mut reported = 0;
+    for item in queue {
+        let mut stderr = io::stderr().lock();
+        let dropped = DROPPED.load(Ordering::Relaxed);
+        if dropped > reported {
+            let _ = writeln!(
+                stderr,
+                "routeguide: {} log records dropped: standard error did not keep up",
+                dropped - reported
+            );
+            reported = dropped;
+        }
+        match item {
+            Queued::Record(record) => {
+                let _ = stderr.write_all(&record);
+            }
+            Queued::Flush(done) => {
+                let _ = stderr.flush();
+                let _ = done.send(());
+            }
+        }
+    }
+}
+
+/// Waits (up to two seconds) until every record logged so far is written to standard error; the
+/// programs call it before they exit. Does nothing before logging is set up.
+pub fn flush_logs() {
+    if let Some(queue) = QUEUE.get() {
+        let (done, written) = mpsc::sync_channel(1);
+        if queue.send(Queued::Flush(done)).is_ok() {
+            let _ = written.recv_timeout(FLUSH_WAIT);
+        }
+    }
+}
 
 /// How each log record is written.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -22,7 +110,8 @@ pub enum LogFormat {
 
 /// Sends `log` records to standard error through `env_logger` (`RUST_LOG` chooses what is shown;
 /// `default_level` applies when it is unset), and gRPC core's own logs along with them: its
-/// warnings and errors always, its chatter (`grpc epoll fd: 5`) only at debug level.
+/// warnings and errors always, its chatter (`grpc epoll fd: 5`) only at debug level. Records are
+/// written by a thread of their own (see the module's documentation; [`flush_logs`] before exit).
 pub fn init_logging(default_level: &str) {
     init_logging_as(default_level, LogFormat::Text);
 }
@@ -46,6 +135,13 @@ pub fn init_logging_as(default_level: &str, format: LogFormat) {
             writeln!(buf, "{}", serde_json::Value::Object(line))
         }),
     };
+    let (queue, queued) = mpsc::sync_channel(QUEUED_RECORDS);
+    let writer = thread::Builder::new()
+        .name("routeguide-log".into())
+        .spawn(move || write_out(queued));
+    if writer.is_ok() && QUEUE.set(queue.clone()).is_ok() {
+        builder.target(env_logger::Target::Pipe(Box::new(QueuedStderr(queue))));
+    }
     builder.init();
     // grpcio sets gRPC core's verbosity from the maximum level at the time of the call.
     let ours = log::max_level();

@@ -104,8 +104,8 @@ impl Default for ServerConfig {
             max_concurrent_streams: 1000,
             // hyper's default for the same defence (`max_pending_accept_reset_streams`).
             max_pending_resets: 20,
-            // 32 clients uploading 1 MiB messages as fast as they can were all answered within a
-            // quarter of this (tests/measure/memory_quota.rs; README, "Reliability").
+            // 32 clients uploading 1 MiB messages as fast as they can, with a 64 MiB quota,
+            // were all answered in our runs (tests/measure/memory_quota.rs; README, "Reliability").
             max_memory_bytes: 256 << 20,
             tls: None,
             grace: Duration::from_secs(5),
@@ -189,8 +189,8 @@ impl RouteGuideServer {
         let port = server
             .add_listening_port(config.addr.as_str(), credentials)
             .map_err(|_| ServerError::Bind(config.addr.clone()))?;
-        server.start();
-        // Once the server serves, so that /healthz never says "serving" before it does.
+        // Bound before the gRPC server starts, so that an address in use stops the server before
+        // it has served a call; /healthz says "serving" only once it does.
         let admin = match (&config.metrics_addr, metrics) {
             (Some(addr), Some(metrics)) => Some(
                 AdminServer::start(addr, metrics)
@@ -198,6 +198,10 @@ impl RouteGuideServer {
             ),
             _ => None,
         };
+        server.start();
+        if let Some(admin) = &admin {
+            admin.serving();
+        }
         Ok(RouteGuideServer {
             server,
             port,
@@ -342,6 +346,7 @@ pub fn termination_signal() -> Result<impl Future<Output = ()>, ServerError> {
             let _ = tx.send(());
             if let Some(signal) = received.next() {
                 warn!("received signal {signal} again: stopping now, without waiting for calls");
+                crate::logging::flush_logs();
                 std::process::exit(128 + signal);
             }
         })

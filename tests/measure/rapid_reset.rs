@@ -26,6 +26,7 @@ const DATA: u8 = 0x0;
 const HEADERS: u8 = 0x1;
 const RST_STREAM: u8 = 0x3;
 const SETTINGS: u8 = 0x4;
+const PING: u8 = 0x6;
 const GOAWAY: u8 = 0x7;
 const CONTINUATION: u8 = 0x9;
 const END_STREAM: u8 = 0x1;
@@ -74,15 +75,22 @@ fn hpack_str(out: &mut Vec<u8>, s: &[u8]) {
     out.extend_from_slice(s);
 }
 
-/// The header block of a GetFeature call, with `extra` headers after the usual ones; every field
-/// is a literal "without indexing", so the block means the same whatever came before it.
+/// The header block of a GetFeature call, with `extra` headers after the usual ones.
 fn get_feature_headers(extra: &[(&str, &[u8])]) -> Vec<u8> {
+    request_headers("GetFeature", extra)
+}
+
+/// The header block of a call to RouteGuide's `method`, with `extra` headers after the usual
+/// ones; every field is a literal "without indexing", so the block means the same whatever came
+/// before it.
+fn request_headers(method: &str, extra: &[(&str, &[u8])]) -> Vec<u8> {
     let mut block = vec![0x83, 0x86]; // :method POST, :scheme http (static table)
     let indexed_name = |block: &mut Vec<u8>, index: usize, value: &[u8]| {
         hpack_int(block, 0x00, 4, index);
         hpack_str(block, value);
     };
-    indexed_name(&mut block, 4, b"/routeguide.RouteGuide/GetFeature"); // :path
+    let path = format!("/routeguide.RouteGuide/{method}");
+    indexed_name(&mut block, 4, path.as_bytes()); // :path
     indexed_name(&mut block, 1, b"localhost"); // :authority
     indexed_name(&mut block, 31, b"application/grpc"); // content-type
     for (name, value) in [("te", b"trailers".as_slice())].iter().chain(extra) {
@@ -151,6 +159,11 @@ pub(crate) struct Flood {
 /// HEADERS then RST_STREAM(CANCEL), on streams 1, 3, 5, ... of one connection, up to `FLOOD`
 /// times or until the server closes the connection; then reads what the server sent.
 pub(crate) fn rapid_reset(addr: &str) -> Flood {
+    rapid_reset_of(addr, FLOOD)
+}
+
+/// [`rapid_reset`] with `resets` pairs (a multiple of 100).
+fn rapid_reset_of(addr: &str, resets: u32) -> Flood {
     let mut socket = open_h2(addr);
     let mut reader = socket.try_clone().unwrap();
     reader
@@ -187,7 +200,7 @@ pub(crate) fn rapid_reset(addr: &str) -> Flood {
     let started = Instant::now();
     let mut resets_sent = 0;
     // A batch of pairs per write, as a real attacker sends them: many per TCP segment.
-    'flood: for batch in 0..FLOOD / 100 {
+    'flood: for batch in 0..resets / 100 {
         let mut bytes = Vec::new();
         for i in 0..100 {
             let stream = 2 * (batch * 100 + i) + 1;
@@ -421,4 +434,118 @@ fn a_request_with_too_large_headers_is_answered_once_and_the_connection_serves_o
     let _alone = alone();
     oversized_headers_are_answered_once(Shape::OneFrame);
     oversized_headers_are_answered_once(Shape::Continuations);
+}
+
+#[test]
+fn the_limit_follows_max_pending_resets() {
+    let _alone = alone();
+    let server = start_server(&standard_db(), &["--max-pending-resets", "5"]);
+    let flood = rapid_reset_of(&server.addr(), 1_000);
+    let goaway = flood.goaway.expect("the server sends GOAWAY");
+    assert_eq!(goaway.code, ENHANCE_YOUR_CALM);
+    // The 6th reset held at once is one too many: stream 11.
+    let streams_taken = goaway.last_stream.div_ceil(2);
+    assert!(
+        (6..=30).contains(&streams_taken),
+        "with a limit of 5 the server took {streams_taken} streams"
+    );
+
+    // 0 turns the limit off: no GOAWAY, the connection stays open.
+    let server = start_server(&standard_db(), &["--max-pending-resets", "0"]);
+    let flood = rapid_reset_of(&server.addr(), 1_000);
+    assert!(
+        flood.goaway.is_none(),
+        "GOAWAY without a limit: {:?}",
+        flood.goaway
+    );
+    assert!(
+        !flood.closed,
+        "the server closed the connection without a limit"
+    );
+}
+
+/// The calls the server at `metrics_addr` counts as in flight.
+fn calls_in_flight(metrics_addr: &str) -> Result<u64, String> {
+    let answer = routeguide_testkit::http_get(metrics_addr, "/metrics")?;
+    answer
+        .body
+        .lines()
+        .filter(|line| line.starts_with("routeguide_calls_in_flight"))
+        .map(|line| {
+            let value = line.rsplit(' ').next().unwrap_or("");
+            value
+                .parse::<f64>()
+                .map(|v| v as u64)
+                .map_err(|e| format!("{line:?}: {e}"))
+        })
+        .sum()
+}
+
+#[test]
+fn a_client_that_cancels_many_calls_in_progress_at_once_is_not_sent_away() {
+    let _alone = alone();
+    let metrics_addr = format!("127.0.0.1:{}", routeguide_testkit::free_port().unwrap());
+    let server = start_server(&standard_db(), &["--metrics-addr", &metrics_addr]);
+    let mut socket = open_h2(&server.addr());
+    socket
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    // 64 RecordRoute calls on one connection, each open, its handler waiting for points: taken by
+    // the server, and nothing sent on them yet.
+    const CALLS: u32 = 64;
+    let mut headers = Vec::new();
+    for i in 0..CALLS {
+        let block = request_headers("RecordRoute", &[]);
+        headers.extend(frame(HEADERS, END_HEADERS, 2 * i + 1, &block));
+    }
+    socket.write_all(&headers).unwrap();
+    routeguide_testkit::eventually(
+        "every RecordRoute handler has started",
+        Duration::from_secs(10),
+        || match calls_in_flight(&metrics_addr)? {
+            n if n == u64::from(CALLS) => Ok(()),
+            n => Err(format!("{n} calls in flight")),
+        },
+    );
+
+    // All cancelled in one write, as a client does when its user gives up; then a PING, whose ACK
+    // says the server has read the resets.
+    let mut resets = Vec::new();
+    for i in 0..CALLS {
+        resets.extend(frame(RST_STREAM, 0, 2 * i + 1, &CANCEL.to_be_bytes()));
+    }
+    resets.extend(frame(PING, 0, 0, b"resets!!"));
+    socket.write_all(&resets).unwrap();
+    loop {
+        let frame = read_frame(&mut socket)
+            .ok()
+            .flatten()
+            .expect("the server answers the PING");
+        assert_ne!(frame.kind, GOAWAY, "the server sent GOAWAY");
+        if frame.kind == PING && frame.flags & ACK != 0 {
+            break;
+        }
+    }
+    // The connection still serves: a GetFeature on it is answered.
+    socket
+        .write_all(&frame(
+            HEADERS,
+            END_HEADERS,
+            2 * CALLS + 1,
+            &get_feature_headers(&[]),
+        ))
+        .unwrap();
+    socket
+        .write_all(&frame(DATA, END_STREAM, 2 * CALLS + 1, &[0; 5]))
+        .unwrap();
+    loop {
+        let frame = read_frame(&mut socket)
+            .ok()
+            .flatten()
+            .expect("the server answers the GetFeature");
+        assert_ne!(frame.kind, GOAWAY, "the server sent GOAWAY");
+        if frame.stream == 2 * CALLS + 1 && frame.kind == DATA {
+            break;
+        }
+    }
 }

@@ -45,6 +45,7 @@ fn main() -> ExitCode {
     };
     let outcome =
         Session::new(&args.options, out).and_then(|s| s.run(args.command.unwrap_or(Command::Tour)));
+    routeguide::flush_logs();
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

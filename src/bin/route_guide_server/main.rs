@@ -220,6 +220,7 @@ fn main() -> ExitCode {
             .and_then(|signal| routeguide::serve(&config, signal))
             .map_err(Into::into)
     });
+    routeguide::flush_logs();
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
