@@ -11,6 +11,7 @@ use grpcio::{RpcContext, RpcStatusCode};
 use log::{Level, debug, log, log_enabled, warn};
 
 use crate::metrics::{Method, Metrics};
+use crate::status::status_name;
 
 /// The target of the access log's records, which `RUST_LOG` can pick or silence on its own
 /// (`RUST_LOG=info,routeguide::access=off`).
@@ -185,32 +186,4 @@ fn client_went_away(error: &grpcio::Error) -> bool {
         ),
         _ => false,
     }
-}
-
-/// A status code's canonical name (`OK`, `INVALID_ARGUMENT`), as gRPC's documents and grpcurl
-/// write it.
-fn status_name(code: RpcStatusCode) -> &'static str {
-    const NAMES: [&str; 17] = [
-        "OK",
-        "CANCELLED",
-        "UNKNOWN",
-        "INVALID_ARGUMENT",
-        "DEADLINE_EXCEEDED",
-        "NOT_FOUND",
-        "ALREADY_EXISTS",
-        "PERMISSION_DENIED",
-        "RESOURCE_EXHAUSTED",
-        "FAILED_PRECONDITION",
-        "ABORTED",
-        "OUT_OF_RANGE",
-        "UNIMPLEMENTED",
-        "INTERNAL",
-        "UNAVAILABLE",
-        "DATA_LOSS",
-        "UNAUTHENTICATED",
-    ];
-    usize::try_from(i32::from(code))
-        .ok()
-        .and_then(|i| NAMES.get(i))
-        .unwrap_or(&"UNKNOWN")
 }

@@ -119,7 +119,7 @@ pub use server::{
     DEFAULT_DB_PATH, RouteGuideServer, SERVICE_NAME, ServerConfig, ServerError, default_threads,
     run as serve, termination_signal,
 };
-pub use status::{CHAT_STORE_UNAVAILABLE, ERROR_DOMAIN};
+pub use status::{CHAT_STORE_UNAVAILABLE, ERROR_DOMAIN, status_name};
 pub use store::{FeatureStore, LoadError};
 pub use tls::{ClientTls, ServerTls, TlsError};
 

@@ -19,6 +19,7 @@ use prometheus::{
 
 use crate::chat::{ChatBackend, ChatScope};
 use crate::server::SERVICE_NAME;
+use crate::status::{CODES, code_index, go_code_name};
 
 /// The upper bounds of the call-duration histogram, in seconds: from 100 us, where a GetFeature
 /// answers, to 10 s, where a long stream ends. (go-grpc-prometheus's default starts at 5 ms, too
@@ -80,61 +81,6 @@ impl Method {
             Method::RouteChat => "bidi_stream",
         }
     }
-}
-
-/// Every gRPC status code, in the order of their numbers (0 to 16).
-const CODES: [RpcStatusCode; 17] = [
-    RpcStatusCode::OK,
-    RpcStatusCode::CANCELLED,
-    RpcStatusCode::UNKNOWN,
-    RpcStatusCode::INVALID_ARGUMENT,
-    RpcStatusCode::DEADLINE_EXCEEDED,
-    RpcStatusCode::NOT_FOUND,
-    RpcStatusCode::ALREADY_EXISTS,
-    RpcStatusCode::PERMISSION_DENIED,
-    RpcStatusCode::RESOURCE_EXHAUSTED,
-    RpcStatusCode::FAILED_PRECONDITION,
-    RpcStatusCode::ABORTED,
-    RpcStatusCode::OUT_OF_RANGE,
-    RpcStatusCode::UNIMPLEMENTED,
-    RpcStatusCode::INTERNAL,
-    RpcStatusCode::UNAVAILABLE,
-    RpcStatusCode::DATA_LOSS,
-    RpcStatusCode::UNAUTHENTICATED,
-];
-
-/// A status code as `grpc_code` spells it: Go's `codes.Code` names (`OK`, `Canceled`,
-/// `InvalidArgument`), which go-grpc-prometheus writes and dashboards filter on.
-pub(crate) fn code_label(code: RpcStatusCode) -> &'static str {
-    const NAMES: [&str; 17] = [
-        "OK",
-        "Canceled",
-        "Unknown",
-        "InvalidArgument",
-        "DeadlineExceeded",
-        "NotFound",
-        "AlreadyExists",
-        "PermissionDenied",
-        "ResourceExhausted",
-        "FailedPrecondition",
-        "Aborted",
-        "OutOfRange",
-        "Unimplemented",
-        "Internal",
-        "Unavailable",
-        "DataLoss",
-        "Unauthenticated",
-    ];
-    NAMES[code_index(code)]
-}
-
-/// The position of `code` in [`CODES`]; a number outside gRPC's (which a peer cannot send us,
-/// since we write every status ourselves) counts as `UNKNOWN`.
-fn code_index(code: RpcStatusCode) -> usize {
-    usize::try_from(i32::from(code))
-        .ok()
-        .filter(|&i| i < CODES.len())
-        .unwrap_or(2)
 }
 
 /// The counters of one method, each with its labels resolved.
@@ -321,12 +267,12 @@ fn method_metrics(registry: &Registry) -> Vec<MethodMetrics> {
                 started: started.with_label_values(&labels),
                 handled: CODES
                     .iter()
-                    .map(|&code| {
+                    .map(|&(code, ..)| {
                         handled.with_label_values(&[
                             labels[0],
                             labels[1],
                             labels[2],
-                            code_label(code),
+                            go_code_name(code),
                         ])
                     })
                     .collect(),
@@ -425,19 +371,6 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn codes_are_in_the_order_of_their_numbers_and_named_as_go_names_them() {
-        for (i, &code) in CODES.iter().enumerate() {
-            assert_eq!(code_index(code), i);
-        }
-        assert_eq!(
-            code_label(RpcStatusCode::INVALID_ARGUMENT),
-            "InvalidArgument"
-        );
-        assert_eq!(code_label(RpcStatusCode::CANCELLED), "Canceled");
-        assert_eq!(code_label(RpcStatusCode::from(99)), "Unknown");
-    }
 
     #[test]
     fn a_finished_call_is_counted_under_its_method_and_code() {

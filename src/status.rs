@@ -4,6 +4,9 @@
 //! reason. RouteGuide's reasons are the constants below, in the [`ERROR_DOMAIN`] `routeguide`; a
 //! program tests them, and may reword its messages freely.
 //!
+//! It also names the status codes, in gRPC's spelling and in Go's ([`CODES`]), for the access
+//! log, the metrics and the load generator.
+//!
 //! This module only builds and reads such statuses. Which failure gets which code and reason is
 //! the service's choice ([`crate::service`]); what a reason means to the user, the client's
 //! ([`crate::client`]).
@@ -24,6 +27,52 @@ pub const ERROR_DOMAIN: &str = "routeguide";
 /// (with `UNAVAILABLE`): trying again later may succeed, and the rest of the service works on.
 /// Without this reason, `UNAVAILABLE` means the server could not be reached at all.
 pub const CHAT_STORE_UNAVAILABLE: &str = "CHAT_STORE_UNAVAILABLE";
+
+/// Every gRPC status code, in the order of its number (0 to 16), with its two spellings: the
+/// canonical name (`INVALID_ARGUMENT`), as gRPC's documents, grpcurl, the access log and the
+/// load generator write it, and Go's `codes.Code` name (`InvalidArgument`, and `Canceled` with
+/// one L), which go-grpc-prometheus puts in its `grpc_code` label and dashboards filter on.
+#[rustfmt::skip]
+pub(crate) const CODES: [(RpcStatusCode, &str, &str); 17] = [
+    (RpcStatusCode::OK,                  "OK",                  "OK"),
+    (RpcStatusCode::CANCELLED,           "CANCELLED",           "Canceled"),
+    (RpcStatusCode::UNKNOWN,             "UNKNOWN",             "Unknown"),
+    (RpcStatusCode::INVALID_ARGUMENT,    "INVALID_ARGUMENT",    "InvalidArgument"),
+    (RpcStatusCode::DEADLINE_EXCEEDED,   "DEADLINE_EXCEEDED",   "DeadlineExceeded"),
+    (RpcStatusCode::NOT_FOUND,           "NOT_FOUND",           "NotFound"),
+    (RpcStatusCode::ALREADY_EXISTS,      "ALREADY_EXISTS",      "AlreadyExists"),
+    (RpcStatusCode::PERMISSION_DENIED,   "PERMISSION_DENIED",   "PermissionDenied"),
+    (RpcStatusCode::RESOURCE_EXHAUSTED,  "RESOURCE_EXHAUSTED",  "ResourceExhausted"),
+    (RpcStatusCode::FAILED_PRECONDITION, "FAILED_PRECONDITION", "FailedPrecondition"),
+    (RpcStatusCode::ABORTED,             "ABORTED",             "Aborted"),
+    (RpcStatusCode::OUT_OF_RANGE,        "OUT_OF_RANGE",        "OutOfRange"),
+    (RpcStatusCode::UNIMPLEMENTED,       "UNIMPLEMENTED",       "Unimplemented"),
+    (RpcStatusCode::INTERNAL,            "INTERNAL",            "Internal"),
+    (RpcStatusCode::UNAVAILABLE,         "UNAVAILABLE",         "Unavailable"),
+    (RpcStatusCode::DATA_LOSS,           "DATA_LOSS",           "DataLoss"),
+    (RpcStatusCode::UNAUTHENTICATED,     "UNAUTHENTICATED",     "Unauthenticated"),
+];
+
+/// The position of `code` in [`CODES`]; a number outside gRPC's (which no status of ours
+/// carries, and a peer should not send) counts as `UNKNOWN`.
+pub(crate) fn code_index(code: RpcStatusCode) -> usize {
+    usize::try_from(i32::from(code))
+        .ok()
+        .filter(|&i| i < CODES.len())
+        .unwrap_or(2)
+}
+
+/// A status code's canonical name (`OK`, `INVALID_ARGUMENT`), as gRPC's documents and grpcurl
+/// write it; `UNKNOWN` for a number outside gRPC's.
+pub fn status_name(code: RpcStatusCode) -> &'static str {
+    CODES[code_index(code)].1
+}
+
+/// A status code as Go names it (`OK`, `Canceled`, `InvalidArgument`): the `grpc_code` label of
+/// the metrics.
+pub(crate) fn go_code_name(code: RpcStatusCode) -> &'static str {
+    CODES[code_index(code)].2
+}
 
 /// A status with `code` and `message` whose details name `reason` (one of this module's
 /// constants). Should the details fail to serialize, the status goes without them: the code and
@@ -85,6 +134,21 @@ mod tests {
             domain: domain.to_string(),
             ..ErrorInfo::default()
         }
+    }
+
+    #[test]
+    fn codes_are_in_the_order_of_their_numbers_with_both_names() {
+        for (i, &(code, _, _)) in CODES.iter().enumerate() {
+            assert_eq!(code_index(code), i);
+        }
+        let invalid = RpcStatusCode::INVALID_ARGUMENT;
+        assert_eq!(status_name(invalid), "INVALID_ARGUMENT");
+        assert_eq!(go_code_name(invalid), "InvalidArgument");
+        assert_eq!(status_name(RpcStatusCode::CANCELLED), "CANCELLED");
+        assert_eq!(go_code_name(RpcStatusCode::CANCELLED), "Canceled");
+        let beyond = RpcStatusCode::from(99);
+        assert_eq!(status_name(beyond), "UNKNOWN");
+        assert_eq!(go_code_name(beyond), "Unknown");
     }
 
     #[test]

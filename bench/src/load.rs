@@ -19,12 +19,11 @@ use futures::channel::mpsc::UnboundedReceiver;
 use futures::executor::block_on;
 use futures::future::{OptionFuture, join, join_all};
 use futures::{SinkExt, StreamExt, stream};
-use grpcio::RpcStatusCode;
 use protobuf::Message;
 use serde::Serialize;
 
 use routeguide::proto::{self, Point, Rectangle, RouteNote};
-use routeguide::{CallError, ClientOptions, RouteGuideClient};
+use routeguide::{CallError, ClientOptions, RouteGuideClient, status_name};
 
 use crate::latency::{Bucket, Latency, LatencySummary};
 use crate::pacer::pace;
@@ -149,15 +148,6 @@ impl LoadReport {
             )),
         }
     }
-}
-
-/// The name of a status code: `INVALID_ARGUMENT`.
-pub(crate) fn status_name(code: RpcStatusCode) -> String {
-    // RpcStatusCode's Debug is "3-INVALID_ARGUMENT"; keep the name.
-    let shown = format!("{code:?}");
-    shown
-        .split_once('-')
-        .map_or(shown.clone(), |(_, name)| name.to_string())
 }
 
 /// Runs `load` against `addr` (one `host:port`, or several separated by commas, called
@@ -343,7 +333,7 @@ impl Shared {
                     "OK".to_string()
                 }
                 Err(e) => {
-                    let status = status_name(e.code());
+                    let status = status_name(e.code()).to_string();
                     let first = tally.first_errors.entry(status.clone());
                     first.or_insert_with(|| e.to_string());
                     status
@@ -517,15 +507,6 @@ fn chat_location(salt: i32, chat: u64, pair: usize) -> Point {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn status_names_are_the_codes_names() {
-        assert_eq!(status_name(RpcStatusCode::OK), "OK");
-        assert_eq!(
-            status_name(RpcStatusCode::INVALID_ARGUMENT),
-            "INVALID_ARGUMENT"
-        );
-    }
 
     #[test]
     fn paced_chats_get_one_tick_per_pair() {

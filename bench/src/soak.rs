@@ -12,11 +12,10 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use routeguide::proto::{self, Point};
-use routeguide::{CallError, FeatureStore, RouteGuideClient, SplitMix64};
+use routeguide::{CallError, FeatureStore, RouteGuideClient, SplitMix64, status_name};
 use routeguide_testkit::ServerProcess;
 
 use crate::latency::Latency;
-use crate::load::status_name;
 use crate::servers::start_pinned_server;
 
 /// What the soak runs.
@@ -32,7 +31,7 @@ pub struct SoakConfig {
 }
 
 /// Outcomes of one worker: (RPC, status code name) -> count.
-type Tally = BTreeMap<(&'static str, String), u64>;
+type Tally = BTreeMap<(&'static str, &'static str), u64>;
 
 /// Latency of each RPC's calls, whatever their status.
 type Latencies = BTreeMap<&'static str, Latency>;
@@ -192,7 +191,7 @@ fn work(addr: &str, seed: u64, points: &[Point], stop: &AtomicBool) -> (Tally, L
     let mut count = |rpc: &'static str, (started, outcome): (Instant, Result<(), CallError>)| {
         latencies.entry(rpc).or_default().record(started.elapsed());
         let code = match outcome {
-            Ok(()) => "OK".to_string(),
+            Ok(()) => "OK",
             Err(e) => status_name(e.code()),
         };
         *tally.entry((rpc, code)).or_default() += 1;
