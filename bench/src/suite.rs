@@ -15,7 +15,7 @@ use routeguide::proto::{Point, Rectangle};
 use routeguide::{
     Bounds, ClientOptions, Coordinates, FeatureStore, MAX_LATITUDE_E7, MAX_LONGITUDE_E7, SplitMix64,
 };
-use routeguide_testkit::{RedisProcess, ServerProcess, free_port, generated_db, http_get};
+use routeguide_testkit::{RedisProcess, Scrape, ServerProcess, free_port, generated_db};
 
 use crate::load::{self, Load, LoadReport, Requests, Rpc, Stop};
 use crate::report::{Results, RunInfo};
@@ -467,17 +467,10 @@ fn metrics_part<'a>(config: &'a SuiteConfig, points: &'a [Point]) -> Scenario<'a
 
 /// The GetFeature calls that the server's `/metrics` at `addr` counts as started.
 fn counted_get_features(addr: &str) -> Result<f64, String> {
-    let answer = http_get(addr, "/metrics")?;
-    answer
-        .body
-        .lines()
-        .find(|line| {
-            line.starts_with("grpc_server_started_total{")
-                && line.contains(r#"grpc_method="GetFeature""#)
-        })
-        .and_then(|line| line.rsplit_once(' '))
-        .and_then(|(_, value)| value.parse().ok())
-        .ok_or_else(|| format!("no GetFeature calls in /metrics: {}", answer.body))
+    Scrape::fetch(addr)?.get(
+        "grpc_server_started_total",
+        &[("grpc_method", "GetFeature")],
+    )
 }
 
 /// The median of `values` (the mean of the middle two for an even count).

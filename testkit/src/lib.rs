@@ -11,7 +11,8 @@
 //! * [`write_database`] and [`generated_db`]: deterministic feature databases of any size;
 //! * [`PrometheusProcess`]: a real Prometheus server scraping the targets it is given;
 //! * [`http_get`]: a plain HTTP GET, for `/metrics`, `/healthz` and Prometheus's API;
-//! * [`free_port`] and [`cpu_time_of`]: small readings of the machine;
+//! * [`Scrape`]: what `/metrics` answers, read as samples to look up by name and labels;
+//! * [`free_port`], [`cpu_time_of`] and [`installed`]: small readings of the machine;
 //! * [`eventually`]: waiting for a condition by looking again, not by sleeping a guessed while;
 //! * [`raw`]: RouteGuide's methods with raw bytes for messages, for tests of hostile input.
 //!
@@ -27,11 +28,13 @@ mod process;
 mod prometheus;
 pub mod raw;
 mod redis;
+mod scrape;
 mod wait;
 
 pub use generate::{generated_db, standard_db, write_database};
 pub use http::{HttpAnswer, http_get};
-pub use process::{ServerProcess, cpu_time_of, free_port};
+pub use process::{ServerProcess, cpu_time_of, free_port, installed};
 pub use prometheus::PrometheusProcess;
 pub use redis::RedisProcess;
+pub use scrape::{Sample, Scrape};
 pub use wait::eventually;

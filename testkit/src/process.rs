@@ -274,6 +274,17 @@ fn clock_ticks_per_sec() -> f64 {
         .unwrap_or(100.0)
 }
 
+/// Whether `program` can be run from `PATH`: `program --version` runs and succeeds. The tests
+/// that need a tool of the system's (`redis-server`, `prometheus`, `promtool`) ask first.
+pub fn installed(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
 /// A port of 127.0.0.1 that nothing listens on right now (something may take it before it is
 /// used: callers that bind it themselves should be ready to try again).
 pub fn free_port() -> std::io::Result<u16> {

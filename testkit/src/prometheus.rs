@@ -22,16 +22,6 @@ pub struct PrometheusProcess {
 }
 
 impl PrometheusProcess {
-    /// Whether `prometheus` can be run from `PATH`.
-    pub fn installed() -> bool {
-        Command::new("prometheus")
-            .arg("--version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|status| status.success())
-    }
-
     /// Starts `prometheus` on a free port, its configuration and database in a directory of
     /// its own under `dir`, scraping `targets` (`HOST:PORT`, path `/metrics`) every
     /// `scrape_interval`; returns once it says it is ready.

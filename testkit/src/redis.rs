@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::process::{cpu_time_of, free_port};
+use crate::process::{cpu_time_of, free_port, installed};
 
 /// How long a starting `redis-server` may take to answer PING.
 const START_LIMIT: Duration = Duration::from_secs(10);
@@ -24,12 +24,7 @@ pub struct RedisProcess {
 impl RedisProcess {
     /// Whether `redis-server` can be run from `PATH`.
     pub fn installed() -> bool {
-        Command::new("redis-server")
-            .arg("--version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|status| status.success())
+        installed("redis-server")
     }
 
     /// Starts `redis-server` on a free port, working in `dir`, pinned to `cpu` when given; returns

@@ -3,7 +3,7 @@
 //! Prometheus scrapes; `/healthz` answers 503 from the start of a graceful shutdown; the JSON
 //! access log is one JSON object per line.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -11,7 +11,7 @@ use futures::channel::mpsc;
 use grpcio::RpcStatusCode;
 use routeguide::proto::{self, Point};
 use routeguide::{MAX_LATITUDE_E7, MAX_LONGITUDE_E7, RouteGuideClient};
-use routeguide_testkit::{eventually, free_port, http_get};
+use routeguide_testkit::{Scrape, eventually, free_port, http_get};
 
 use crate::common::process::{ServerProcess, expect_clean_exit, start_server};
 use crate::common::prometheus::{PrometheusProcess, have};
@@ -28,89 +28,22 @@ fn start_with_metrics(extra: &[&str]) -> (ServerProcess, String) {
     (start_server(&flags), metrics_addr)
 }
 
-/// The text of `/metrics`, which must answer 200.
-fn scrape(metrics_addr: &str) -> Metrics {
-    let answer = http_get(metrics_addr, "/metrics").unwrap();
-    assert_eq!(answer.status, 200, "{}", answer.body);
-    Metrics::parse(&answer.body)
+/// What `/metrics` answers, which must be 200 and the text format.
+#[track_caller]
+fn scrape(metrics_addr: &str) -> Scrape {
+    Scrape::fetch(metrics_addr).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// One scrape, read as samples: a name, its labels and a value per line.
-struct Metrics {
-    text: String,
-    samples: Vec<(String, BTreeMap<String, String>, f64)>,
-}
-
-impl Metrics {
-    /// The text format's sample lines (`name{label="value",...} number`); comments skipped.
-    fn parse(text: &str) -> Self {
-        let samples = text
-            .lines()
-            .filter(|line| !line.starts_with('#') && !line.is_empty())
-            .map(|line| {
-                let (series, value) = line.rsplit_once(' ').expect("a value");
-                let (name, labels) = match series.split_once('{') {
-                    Some((name, labels)) => (name, labels.trim_end_matches('}')),
-                    None => (series, ""),
-                };
-                let labels = labels
-                    .split("\",")
-                    .filter(|pair| !pair.is_empty())
-                    .map(|pair| {
-                        let (key, value) = pair.split_once("=\"").expect("label=\"value\"");
-                        (key.to_string(), value.trim_end_matches('"').to_string())
-                    })
-                    .collect();
-                (name.to_string(), labels, value.parse().expect("a number"))
-            })
-            .collect();
-        Metrics {
-            text: text.to_string(),
-            samples,
-        }
-    }
-
-    /// Every sample of `name` whose labels include `labels`.
-    fn all(
-        &self,
-        name: &str,
-        labels: &[(&str, &str)],
-    ) -> Vec<&(String, BTreeMap<String, String>, f64)> {
-        self.samples
-            .iter()
-            .filter(|(n, l, _)| {
-                n == name
-                    && labels
-                        .iter()
-                        .all(|(k, v)| l.get(*k).map(String::as_str) == Some(*v))
-            })
-            .collect()
-    }
-
-    /// The one sample of `name` whose labels include `labels`.
-    #[track_caller]
-    fn value(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
-        match self.all(name, labels).as_slice() {
-            [(_, _, value)] => *value,
-            found => panic!(
-                "{} samples of {name} {labels:?} in:\n{}",
-                found.len(),
-                self.text
-            ),
-        }
-    }
-
-    /// The one sample of a RouteGuide method's series.
-    #[track_caller]
-    fn of(&self, name: &str, method: &str) -> f64 {
-        self.value(
-            name,
-            &[
-                ("grpc_service", "routeguide.RouteGuide"),
-                ("grpc_method", method),
-            ],
-        )
-    }
+/// The one sample of a RouteGuide method's series.
+#[track_caller]
+fn of_method(metrics: &Scrape, name: &str, method: &str) -> f64 {
+    metrics.value(
+        name,
+        &[
+            ("grpc_service", "routeguide.RouteGuide"),
+            ("grpc_method", method),
+        ],
+    )
 }
 
 fn whole_world() -> proto::Rectangle {
@@ -172,7 +105,10 @@ fn metrics_count_exactly_the_calls_made_by_method_code_and_message() {
             Err(notes)
         }
     });
-    assert_eq!(open.of("routeguide_calls_in_flight", "RouteChat"), 1.0);
+    assert_eq!(
+        of_method(&open, "routeguide_calls_in_flight", "RouteChat"),
+        1.0
+    );
     assert_eq!(
         open.value(
             "routeguide_chat_locations",
@@ -191,7 +127,7 @@ fn metrics_count_exactly_the_calls_made_by_method_code_and_message() {
         let in_flight: f64 = metrics
             .all("routeguide_calls_in_flight", &[])
             .iter()
-            .map(|s| s.2)
+            .map(|sample| sample.value)
             .sum();
         if in_flight == 0.0 {
             Ok(metrics)
@@ -255,10 +191,10 @@ fn metrics_count_exactly_the_calls_made_by_method_code_and_message() {
         let handled = metrics.all("grpc_server_handled_total", &labels);
         // Every code is there from the start, at zero unless a call ended with it.
         assert_eq!(handled.len(), 17, "{method}");
-        for (_, labels, count) in handled {
-            let code = labels["grpc_code"].as_str();
+        for sample in handled {
+            let code = sample.labels["grpc_code"].as_str();
             assert_eq!(
-                *count,
+                sample.value,
                 codes.get(code).copied().unwrap_or(0.0),
                 "{method} {code}"
             );
@@ -388,7 +324,7 @@ fn healthz_answers_503_from_the_start_of_a_graceful_shutdown() {
     points_tx.send(proto::point(1000, 1000)).unwrap();
     eventually("the route is on the server", LIMIT, || {
         let metrics = scrape(&metrics_addr);
-        match metrics.of("grpc_server_msg_received_total", "RecordRoute") {
+        match of_method(&metrics, "grpc_server_msg_received_total", "RecordRoute") {
             1.0 => Ok(()),
             n => Err(n),
         }
@@ -511,7 +447,7 @@ fn redis_posts_their_outcomes_and_whether_redis_is_up_are_counted() {
     assert_eq!(client.route_chat(notes).count(), 3);
     let metrics = scrape(&metrics_addr);
     assert_eq!(metrics.value("routeguide_chat_redis_up", &[]), 1.0);
-    let posts = |metrics: &Metrics, outcome| {
+    let posts = |metrics: &Scrape, outcome| {
         metrics.value("routeguide_chat_redis_posts_total", &[("outcome", outcome)])
     };
     assert_eq!(posts(&metrics, "stored"), 3.0);

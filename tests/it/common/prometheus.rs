@@ -3,20 +3,13 @@
 //! installed those tests are skipped with one loud line, unless `ROUTEGUIDE_REQUIRE_PROMETHEUS`
 //! is set (CI sets it), which makes them fail instead.
 
-use std::process::{Command, Stdio};
-
 pub use routeguide_testkit::PrometheusProcess;
+use routeguide_testkit::installed;
 
 /// Whether `tool` (`prometheus` or `promtool`) can be run; if not, says that `test` is skipped,
 /// or fails when `ROUTEGUIDE_REQUIRE_PROMETHEUS` is set.
 pub fn have(tool: &str, test: &str) -> bool {
-    let installed = Command::new(tool)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success());
-    if !installed {
+    if !installed(tool) {
         assert!(
             std::env::var_os("ROUTEGUIDE_REQUIRE_PROMETHEUS").is_none(),
             "{tool} is not installed, and ROUTEGUIDE_REQUIRE_PROMETHEUS is set"
@@ -24,6 +17,7 @@ pub fn have(tool: &str, test: &str) -> bool {
         eprintln!(
             "\n*** SKIPPED {test}: {tool} is not installed (apt-get install prometheus) ***\n"
         );
+        return false;
     }
-    installed
+    true
 }
