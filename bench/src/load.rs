@@ -162,7 +162,7 @@ pub(crate) fn run(addr: &str, options: &ClientOptions, load: &Load) -> Result<Lo
     let lanes = clients.len() * load.in_flight.max(1);
     let (mut lane_ticks, pacing) = match load.rate {
         Some(rate) => {
-            let (receivers, pacing) = pace(lanes, paced_ticks(load), tick_rate(load.rpc, rate))?;
+            let (receivers, pacing) = pace(ticks_per_lane(load, lanes), tick_rate(load.rpc, rate))?;
             (receivers.into_iter().map(Some).collect(), Some(pacing))
         }
         None => (Vec::new(), None),
@@ -179,7 +179,13 @@ pub(crate) fn run(addr: &str, options: &ClientOptions, load: &Load) -> Result<Lo
             let (shared, load) = (Arc::clone(&shared), load.clone());
             async move {
                 match load.rpc {
-                    Rpc::RouteChat => chat_lane(&client, &load, &shared, ticks).await,
+                    Rpc::RouteChat => {
+                        let chats = match load.rate {
+                            Some(_) => ChatNumbers::OfLane { lane, lanes },
+                            None => ChatNumbers::Next,
+                        };
+                        chat_lane(&client, &load, &shared, chats, ticks).await
+                    }
                     _ => call_lane(&client, &load, &shared, ticks).await,
                 }
             }
@@ -232,20 +238,28 @@ fn tick_rate(rpc: Rpc, rate: f64) -> f64 {
     }
 }
 
-/// How many ticks a paced load hands out: as many as its calls need, or as many as its rate
-/// fits in its time.
-fn paced_ticks(load: &Load) -> u64 {
+/// How many ticks each of `lanes` lanes of a paced load gets: its calls (as many as asked for,
+/// or as its rate fits in its time) dealt round the lanes, a tick per call or, for RouteChat, a
+/// tick per pair of notes. A lane gets the ticks of whole chats only (chat `c` is lane `c mod
+/// lanes`'s, [`ChatNumbers`]), so that no chat runs out of ticks before its last pair: a chat
+/// load for a time makes as many whole chats as its notes fill, the last ones a little past it.
+fn ticks_per_lane(load: &Load, lanes: usize) -> Vec<u64> {
     let per_call = match load.rpc {
-        Rpc::RouteChat => (load.requests.chat_notes / 2) as u64,
+        Rpc::RouteChat => (load.requests.chat_notes / 2).max(1) as u64,
         _ => 1,
     };
-    match (load.stop, load.rate) {
-        (Stop::Calls(calls), _) => calls * per_call,
+    let calls = match (load.stop, load.rate) {
+        (Stop::Calls(calls), _) => calls,
         (Stop::After(duration), Some(rate)) => {
-            (duration.as_secs_f64() * tick_rate(load.rpc, rate)).ceil() as u64
+            let ticks = duration.as_secs_f64() * tick_rate(load.rpc, rate);
+            (ticks / per_call as f64).ceil() as u64
         }
         (Stop::After(_), None) => 0,
-    }
+    };
+    let lanes = lanes.max(1) as u64;
+    (0..lanes)
+        .map(|lane| (calls / lanes + u64::from(lane < calls % lanes)) * per_call)
+        .collect()
 }
 
 /// What every lane of a load shares: which call comes next, and what the calls found. All lanes
@@ -424,21 +438,41 @@ async fn call_once(
     }
 }
 
-/// One lane of RouteChat calls, one chat after the other.
+/// Which chats a lane of RouteChat calls makes.
+#[derive(Clone, Copy)]
+enum ChatNumbers {
+    /// Unpaced: the next chat of the load, taken by whichever lane is free first.
+    Next,
+    /// Paced: lane `lane` of `lanes` makes chats `lane`, `lane + lanes`, `lane + 2 * lanes`...,
+    /// those whose ticks it was given ([`ticks_per_lane`]); a lane that took the next chat of the
+    /// load could run out of ticks in the middle of it.
+    OfLane { lane: usize, lanes: usize },
+}
+
+impl ChatNumbers {
+    /// The number of a lane's chat after its `made` chats, or `None` when the load is over.
+    fn after(self, made: u64, shared: &Shared) -> Option<u64> {
+        match self {
+            ChatNumbers::Next => shared.next_call(),
+            ChatNumbers::OfLane { lane, lanes } => Some(lane as u64 + made * lanes as u64),
+        }
+    }
+}
+
+/// One lane of RouteChat calls, one chat after the other; a paced lane until its ticks run out.
 async fn chat_lane(
     client: &RouteGuideClient,
     load: &Load,
     shared: &Shared,
+    chats: ChatNumbers,
     mut ticks: Option<UnboundedReceiver<Instant>>,
 ) {
-    let mut first = true;
-    loop {
+    for made in 0.. {
         // A paced chat opens when its first pair is due.
-        let Some(due) = next_due(&mut ticks, first, shared).await else {
+        let Some(due) = next_due(&mut ticks, made == 0, shared).await else {
             return;
         };
-        first = false;
-        let Some(chat) = shared.next_call() else {
+        let Some(chat) = chats.after(made, shared) else {
             return;
         };
         let outcome = chat_once(client, load, shared, chat, due, &mut ticks).await;
@@ -464,6 +498,8 @@ async fn chat_once(
     for pair in 0..load.requests.chat_notes / 2 {
         let due = match pair {
             0 => first_due,
+            // A paced lane has the ticks of its chats' every pair (`ticks_per_lane`): none runs
+            // out here unless the pacer stopped.
             _ => match next_due(ticks, false, shared).await {
                 Some(due) => due,
                 None => break,
@@ -508,14 +544,14 @@ fn chat_location(salt: i32, chat: u64, pair: usize) -> Point {
 mod tests {
     use super::*;
 
-    #[test]
-    fn paced_chats_get_one_tick_per_pair() {
-        let load = Load {
-            rpc: Rpc::RouteChat,
+    /// A load of `rpc` until `stop` at `rate`, on one connection, chats of 10 notes.
+    fn load_of(rpc: Rpc, stop: Stop, rate: Option<f64>) -> Load {
+        Load {
+            rpc,
             connections: 1,
             in_flight: 1,
-            stop: Stop::After(Duration::from_secs(2)),
-            rate: Some(1000.0),
+            stop,
+            rate,
             requests: Requests {
                 points: Arc::from(Vec::new()),
                 rectangle: Rectangle::new(),
@@ -523,14 +559,43 @@ mod tests {
                 chat_notes: 10,
             },
             timeout: Duration::from_secs(1),
-        };
-        // 1,000 notes/s for 2 s is 1,000 pairs.
-        assert_eq!(paced_ticks(&load), 1000);
-        let calls = Load {
-            stop: Stop::Calls(7),
-            ..load
-        };
-        assert_eq!(paced_ticks(&calls), 35);
+        }
+    }
+
+    #[test]
+    fn paced_chats_get_one_tick_per_pair_and_each_lane_whole_chats() {
+        let two_secs = Stop::After(Duration::from_secs(2));
+        // 1,000 notes/s for 2 s is 1,000 pairs: 200 chats of 5 pairs.
+        let load = load_of(Rpc::RouteChat, two_secs, Some(1000.0));
+        assert_eq!(ticks_per_lane(&load, 1), [1000]);
+        assert_eq!(ticks_per_lane(&load, 3), [335, 335, 330]);
+        // 1,001 notes/s for 2 s fill 200.2 chats: 201 are made.
+        let load = load_of(Rpc::RouteChat, two_secs, Some(1001.0));
+        assert_eq!(ticks_per_lane(&load, 1), [1005]);
+        // 7 chats over 2 lanes: chats 0, 2, 4, 6 and chats 1, 3, 5.
+        let load = load_of(Rpc::RouteChat, Stop::Calls(7), Some(1000.0));
+        assert_eq!(ticks_per_lane(&load, 2), [20, 15]);
+    }
+
+    #[test]
+    fn paced_calls_are_dealt_round_the_lanes() {
+        // 7 calls/s for 1.5 s: 10.5, so 11 calls.
+        let timed = Stop::After(Duration::from_millis(1500));
+        let load = load_of(Rpc::GetFeature, timed, Some(7.0));
+        assert_eq!(ticks_per_lane(&load, 4), [3, 3, 3, 2]);
+        let load = load_of(Rpc::GetFeature, Stop::Calls(5), Some(7.0));
+        assert_eq!(ticks_per_lane(&load, 4), [2, 1, 1, 1]);
+    }
+
+    #[test]
+    fn paced_lanes_make_their_own_chats_and_unpaced_take_the_next() {
+        let shared = Shared::new(&load_of(Rpc::RouteChat, Stop::Calls(2), None));
+        let lane = ChatNumbers::OfLane { lane: 1, lanes: 3 };
+        let made: Vec<_> = (0..3).map(|made| lane.after(made, &shared)).collect();
+        assert_eq!(made, [Some(1), Some(4), Some(7)]);
+        let next = ChatNumbers::Next;
+        let taken: Vec<_> = (0..3).map(|made| next.after(made, &shared)).collect();
+        assert_eq!(taken, [Some(0), Some(1), None]);
     }
 
     #[test]

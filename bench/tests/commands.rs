@@ -182,6 +182,30 @@ fn each_rpc_counts_its_messages() {
 }
 
 #[test]
+fn paced_chats_send_every_note_when_the_lanes_do_not_share_the_chats_evenly() {
+    let server = start_server();
+    // 3 chats of 5 pairs over 2 lanes: one lane makes two of them, the other one.
+    let args = [
+        "--rpc",
+        "route-chat",
+        "--rate",
+        "2000",
+        "--calls",
+        "3",
+        "--in-flight",
+        "2",
+        "--chat-notes",
+        "10",
+    ];
+    let chats = load_json(&server.addr(), &args);
+    assert_eq!(chats["statuses"], serde_json::json!({"OK": 3}));
+    assert_eq!(count(&chats, "messages"), 30);
+    assert_eq!(count(&chats, "replies_expected"), 15);
+    assert_eq!(count(&chats, "replies_correct"), 15);
+    assert_eq!(count(&chats["latency"], "count"), 15);
+}
+
+#[test]
 fn a_paced_load_makes_its_rate_times_its_duration() {
     let server = start_server();
     let args = ["--rate", "200", "--duration", "1", "--in-flight", "4"];
