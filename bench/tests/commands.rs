@@ -365,6 +365,108 @@ fn assert_same_figures(shown: &[f64], expected: &[f64], what: &str) {
     );
 }
 
+/// The points of an SVG path drawn as one line: `d="Mx,y Lx,y Lx,y..."`.
+fn path_points(d: &str) -> Vec<(f64, f64)> {
+    assert!(d.starts_with('M'), "{d}");
+    d.split(['M', 'L'])
+        .map(str::trim)
+        .filter(|point| !point.is_empty())
+        .map(|point| {
+            let (x, y) = point.split_once(',').expect("x,y");
+            let coordinate = |c: &str| c.trim().parse::<f64>().expect("a number");
+            (coordinate(x), coordinate(y))
+        })
+        .collect()
+}
+
+/// How far along the report's x axis a percentile lies: the axis is logarithmic in 1 / (1 - p).
+fn log_axis(percentile: f64) -> f64 {
+    -(1.0 - percentile / 100.0).log10()
+}
+
+/// The latency chart's two scales, read from its curve's first and last points: where a
+/// percentile and a latency are drawn, in SVG coordinates (y grows downwards).
+struct Axes {
+    /// The first point, as (percentile, us) and as drawn (x, y).
+    origin: ((f64, f64), (f64, f64)),
+    /// Pixels per unit of [`log_axis`], and per microsecond.
+    per_axis: f64,
+    per_us: f64,
+}
+
+impl Axes {
+    fn x(&self, percentile: f64) -> f64 {
+        let ((from, _), (x, _)) = self.origin;
+        x + (log_axis(percentile) - log_axis(from)) * self.per_axis
+    }
+
+    fn y(&self, us: f64) -> f64 {
+        let ((_, from), (_, y)) = self.origin;
+        y + (us - from) * self.per_us
+    }
+}
+
+/// How far a coordinate may be from where it should be: the page rounds each to 0.1, so a point
+/// is off by 0.05 and a scale read from two rounded points by 0.15 more at the most.
+const PIXEL: f64 = 0.25;
+
+/// Checks that the path `drawn` draws `curve` (results.json's points: percentile, microseconds):
+/// a point for each, left to right, the slower higher, each where the chart's scales put it
+/// (the x axis logarithmic in 1 / (1 - p), the y axis linear in microseconds). Returns the scales,
+/// taken from the first and last points.
+fn assert_draws(drawn: &[(f64, f64)], curve: &[(f64, f64)], what: &str) -> Axes {
+    assert_eq!(
+        drawn.len(),
+        curve.len(),
+        "{what}: a point per point of the curve"
+    );
+    assert!(
+        drawn.windows(2).all(|w| w[0].0 < w[1].0),
+        "{what}: x rises strictly: {drawn:?}"
+    );
+    assert!(
+        drawn.windows(2).all(|w| w[1].1 <= w[0].1),
+        "{what}: a slower point is drawn no lower (a smaller y): {drawn:?}"
+    );
+    let (first, last) = (curve[0], curve[curve.len() - 1]);
+    let (left, right) = (drawn[0], drawn[drawn.len() - 1]);
+    assert!(
+        last.1 > first.1 && right.1 < left.1,
+        "{what}: p99.9 is above p50, and drawn higher: {curve:?} as {drawn:?}"
+    );
+    let axes = Axes {
+        origin: (first, left),
+        per_axis: (right.0 - left.0) / (log_axis(last.0) - log_axis(first.0)),
+        per_us: (right.1 - left.1) / (last.1 - first.1),
+    };
+    for (&(x, y), &(percentile, us)) in drawn.iter().zip(curve) {
+        assert!(
+            (axes.x(percentile) - x).abs() <= PIXEL && (axes.y(us) - y).abs() <= PIXEL,
+            "{what}: {percentile}%, {us} us is drawn at ({x}, {y}), off its scales"
+        );
+    }
+    axes
+}
+
+/// Checks that a step of the ladder, marked at `at` for `percentile`, lies on the path `drawn`:
+/// at its percentile's x, and between the heights of the path's points either side of it (the
+/// curve between two points is no lower than the first nor higher than the second).
+fn assert_on_path(at: (f64, f64), percentile: f64, drawn: &[(f64, f64)], axes: &Axes, what: &str) {
+    let (x, y) = at;
+    assert!(
+        (axes.x(percentile) - x).abs() <= PIXEL,
+        "{what}: the p{percentile} mark is at x {x}, not at its percentile"
+    );
+    let segment = drawn
+        .windows(2)
+        .find(|w| w[0].0 <= x && x <= w[1].0)
+        .unwrap_or_else(|| panic!("{what}: the p{percentile} mark at x {x} is off the path"));
+    assert!(
+        segment[1].1 - PIXEL <= y && y <= segment[0].1 + PIXEL,
+        "{what}: the p{percentile} mark at {at:?} is off the path's segment {segment:?}"
+    );
+}
+
 #[test]
 fn the_report_draws_every_scenario_of_results_json() {
     let out = std::env::temp_dir().join(format!("routeguide-report-{}", std::process::id()));
@@ -461,13 +563,25 @@ fn the_report_draws_every_scenario_of_results_json() {
         assert_eq!(charts.len(), 1, "{scenario}");
         let curve = with_class(charts[0], "path", "curve");
         assert_eq!(curve.len(), 1);
-        let points = latency["curve"].as_array().expect("a curve").len();
-        assert_eq!(number(curve[0], "data-points") as usize, points);
-        assert!(points > 10);
-        let steps: Vec<f64> = with_class(charts[0], "circle", "step")
+        let drawn = path_points(curve[0].attribute("d").expect("a path"));
+        let points: Vec<(f64, f64)> = latency["curve"]
+            .as_array()
+            .expect("a curve")
             .iter()
-            .map(|c| number(*c, "data-us"))
+            .map(|p| {
+                let read = |field: &str| p[field].as_f64().expect("a number");
+                (read("percentile"), read("us"))
+            })
             .collect();
+        assert!(points.len() > 10, "{scenario}: {points:?}");
+        let axes = assert_draws(&drawn, &points, scenario);
+        let circles = with_class(charts[0], "circle", "step");
+        for circle in &circles {
+            let at = (number(*circle, "cx"), number(*circle, "cy"));
+            let percentile = number(*circle, "data-percentile");
+            assert_on_path(at, percentile, &drawn, &axes, scenario);
+        }
+        let steps: Vec<f64> = circles.iter().map(|c| number(*c, "data-us")).collect();
         let summary = &latency["summary"];
         let ladder: Vec<f64> = ["p50_us", "p90_us", "p99_us", "p999_us"]
             .iter()
