@@ -149,6 +149,14 @@ mod tests {
         let beyond = RpcStatusCode::from(99);
         assert_eq!(status_name(beyond), "UNKNOWN");
         assert_eq!(go_code_name(beyond), "Unknown");
+        // grpcio's Debug output (`14-UNAVAILABLE`) is not a contract, but a good witness.
+        for number in 0..=16 {
+            let code = RpcStatusCode::from(number);
+            assert_eq!(
+                format!("{code:?}"),
+                format!("{number}-{}", status_name(code))
+            );
+        }
     }
 
     #[test]

@@ -8,10 +8,9 @@
 
 use std::io::{self, Write};
 
-use grpcio::RpcStatusCode;
 use protobuf::MessageDyn;
-use routeguide::Degrees;
 use routeguide::proto::{Feature, Point, Rectangle, RouteNote, RouteSummary};
+use routeguide::{Degrees, status_name};
 use serde_json::Value;
 
 use crate::CliError;
@@ -154,32 +153,6 @@ fn error_json(error: &CliError) -> String {
     format!("{{\"error\": {{{}}}}}", body.join(", "))
 }
 
-/// The canonical name of a gRPC status code, as grpcurl and every gRPC library spell it. grpcio
-/// has the names only inside its `Debug` output (`14-UNAVAILABLE`), which is not a contract. A
-/// number outside the 17 codes is `UNKNOWN`, as gRPC itself treats it.
-fn status_name(code: RpcStatusCode) -> &'static str {
-    match code {
-        RpcStatusCode::OK => "OK",
-        RpcStatusCode::CANCELLED => "CANCELLED",
-        RpcStatusCode::UNKNOWN => "UNKNOWN",
-        RpcStatusCode::INVALID_ARGUMENT => "INVALID_ARGUMENT",
-        RpcStatusCode::DEADLINE_EXCEEDED => "DEADLINE_EXCEEDED",
-        RpcStatusCode::NOT_FOUND => "NOT_FOUND",
-        RpcStatusCode::ALREADY_EXISTS => "ALREADY_EXISTS",
-        RpcStatusCode::PERMISSION_DENIED => "PERMISSION_DENIED",
-        RpcStatusCode::RESOURCE_EXHAUSTED => "RESOURCE_EXHAUSTED",
-        RpcStatusCode::FAILED_PRECONDITION => "FAILED_PRECONDITION",
-        RpcStatusCode::ABORTED => "ABORTED",
-        RpcStatusCode::OUT_OF_RANGE => "OUT_OF_RANGE",
-        RpcStatusCode::UNIMPLEMENTED => "UNIMPLEMENTED",
-        RpcStatusCode::INTERNAL => "INTERNAL",
-        RpcStatusCode::UNAVAILABLE => "UNAVAILABLE",
-        RpcStatusCode::DATA_LOSS => "DATA_LOSS",
-        RpcStatusCode::UNAUTHENTICATED => "UNAUTHENTICATED",
-        _ => "UNKNOWN",
-    }
-}
-
 /// `message` in the proto3 JSON mapping with protobuf-json-mapping's default options, as grpcurl
 /// prints it by default: lowerCamelCase names, fields at their default value left out, int32 as
 /// numbers. The mapping writes it on one line, `{"name": "...", "location": {...}}`.
@@ -281,19 +254,6 @@ mod tests {
             error_json(&error),
             r#"{"error": {"message": "standard input, line 2: \"x\" is not a Point"}}"#
         );
-    }
-
-    #[test]
-    fn status_codes_have_their_canonical_names() {
-        // grpcio's Debug output (`14-UNAVAILABLE`) is not a contract, but a good witness.
-        for number in 0..=16 {
-            let code = RpcStatusCode::from(number);
-            assert_eq!(
-                format!("{code:?}"),
-                format!("{number}-{}", status_name(code))
-            );
-        }
-        assert_eq!(status_name(RpcStatusCode::from(99)), "UNKNOWN");
     }
 
     #[test]
