@@ -25,7 +25,7 @@ VENDORED := vendor/grpcio-sys/.vendored
 SOAK_SECS ?= 600
 ONLY ?=
 
-.PHONY: help build build-bench run-server run-client test rust-test interop bench soak lint clean prerequisites
+.PHONY: help build build-bench run-server run-client test rust-test interop bench bench-h2load soak lint clean prerequisites
 
 ## help: this list (each target's `##` line)
 help:
@@ -74,6 +74,11 @@ bench: build-bench $(if $(BENCH_NEEDS_PEER),$(INTEROP_VENV)/.installed)
 	taskset -c 1 $(BIN)/route_guide_bench suite --server $(BIN)/route_guide_server --server-cpu 0 \
 		$(if $(BENCH_NEEDS_PEER),--peer-python $(INTEROP_VENV)/bin/python --peer-script tests/interop/route_guide_server.py) \
 		$(if $(ONLY),--only $(ONLY))
+
+## bench-h2load: server CPU per message measured by h2load, an independent client (needs nghttp2-client)
+bench-h2load: build
+	@command -v h2load >/dev/null || { echo "error: h2load is missing: install nghttp2-client (apt-get install nghttp2-client)"; exit 1; }
+	python3 bench/h2load.py $(BIN)/route_guide_server data/route_guide_db.json
 
 ## soak: mixed load over all four RPCs for SOAK_SECS seconds (default 600); not part of `make test`
 soak: build-bench
