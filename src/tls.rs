@@ -120,6 +120,22 @@ impl ClientTls {
         })
     }
 
+    /// What a client's TLS flags ask for: `None` (plaintext) unless `--tls` or any of `--tls-ca`,
+    /// `--tls-cert` (with `--tls-key`) and `--tls-server-name` is given; then
+    /// [`ClientTls::from_files`]. The client program and the load generator read their flags so.
+    pub fn from_flags(
+        tls: bool,
+        ca: Option<&Path>,
+        identity: Option<(&Path, &Path)>,
+        server_name: Option<String>,
+    ) -> Result<Option<Self>, TlsError> {
+        if tls || ca.is_some() || identity.is_some() || server_name.is_some() {
+            ClientTls::from_files(ca, identity, server_name).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
     /// From PEM text already in memory.
     pub fn from_pem(
         ca: Option<&str>,

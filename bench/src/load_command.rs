@@ -153,22 +153,14 @@ fn load_of(flags: &LoadFlags) -> Result<Load, String> {
 
 /// How to connect: the load generator's options, with TLS when any --tls-* flag is given.
 fn client_options(flags: &LoadFlags) -> Result<ClientOptions, String> {
-    let wants_tls = flags.tls
-        || flags.tls_ca.is_some()
-        || flags.tls_cert.is_some()
-        || flags.tls_server_name.is_some();
-    let tls = if wants_tls {
-        let identity = flags.tls_cert.as_deref().zip(flags.tls_key.as_deref());
-        let tls = ClientTls::from_files(
-            flags.tls_ca.as_deref(),
-            identity,
-            flags.tls_server_name.clone(),
-        )
-        .map_err(|e| routeguide::describe(&e))?;
-        Some(tls)
-    } else {
-        None
-    };
+    let identity = flags.tls_cert.as_deref().zip(flags.tls_key.as_deref());
+    let tls = ClientTls::from_flags(
+        flags.tls,
+        flags.tls_ca.as_deref(),
+        identity,
+        flags.tls_server_name.clone(),
+    )
+    .map_err(|e| routeguide::describe(&e))?;
     Ok(ClientOptions {
         tls,
         ..ClientOptions::load_generator()

@@ -167,26 +167,18 @@ fn metrics_count_exactly_the_calls_made_by_method_code_and_message() {
     ];
     for (method, kind, started, received, sent, codes) in expected {
         let labels = [("grpc_method", method), ("grpc_type", kind)];
-        assert_eq!(
-            metrics.value("grpc_server_started_total", &labels),
-            started as f64,
-            "{method}"
-        );
-        assert_eq!(
-            metrics.value("grpc_server_msg_received_total", &labels),
-            received as f64,
-            "{method}"
-        );
-        assert_eq!(
-            metrics.value("grpc_server_msg_sent_total", &labels),
-            sent as f64,
-            "{method}"
-        );
-        assert_eq!(
-            metrics.value("grpc_server_handling_seconds_count", &labels),
-            started as f64,
-            "{method}"
-        );
+        for (series, want) in [
+            ("grpc_server_started_total", started),
+            ("grpc_server_msg_received_total", received),
+            ("grpc_server_msg_sent_total", sent),
+            ("grpc_server_handling_seconds_count", started),
+        ] {
+            assert_eq!(
+                metrics.value(series, &labels),
+                want as f64,
+                "{method}: {series}"
+            );
+        }
         let codes: HashMap<&str, f64> = codes.into_iter().map(|(c, n)| (c, n as f64)).collect();
         let handled = metrics.all("grpc_server_handled_total", &labels);
         // Every code is there from the start, at zero unless a call ended with it.

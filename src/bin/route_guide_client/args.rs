@@ -110,22 +110,14 @@ pub struct Options {
 impl Options {
     /// How to connect, TLS included when any --tls-* flag is given.
     pub fn client_options(&self) -> Result<ClientOptions, CliError> {
-        let wants_tls = self.tls
-            || self.tls_ca.is_some()
-            || self.tls_cert.is_some()
-            || self.tls_server_name.is_some();
-        let tls = if wants_tls {
-            let identity = self.tls_cert.as_deref().zip(self.tls_key.as_deref());
-            let tls = ClientTls::from_files(
-                self.tls_ca.as_deref(),
-                identity,
-                self.tls_server_name.clone(),
-            )
-            .map_err(|e| CliError::Input(routeguide::describe(&e)))?;
-            Some(tls)
-        } else {
-            None
-        };
+        let identity = self.tls_cert.as_deref().zip(self.tls_key.as_deref());
+        let tls = ClientTls::from_flags(
+            self.tls,
+            self.tls_ca.as_deref(),
+            identity,
+            self.tls_server_name.clone(),
+        )
+        .map_err(|e| CliError::Input(routeguide::describe(&e)))?;
         Ok(ClientOptions {
             tls,
             ..ClientOptions::default()
