@@ -228,6 +228,27 @@ fn frame_ack() -> Vec<u8> {
     frame(SETTINGS, ACK, 0, &[])
 }
 
+/// Reads frames until `done` says one is what the test waits for (`what`, for the panic if the
+/// server falls silent), acknowledging the server's SETTINGS on the way; a GOAWAY fails the test.
+fn read_until(socket: &mut TcpStream, what: &str, mut done: impl FnMut(&Frame) -> bool) {
+    loop {
+        let frame = read_frame(socket)
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!("the server did not send {what}"));
+        assert_ne!(
+            frame.kind, GOAWAY,
+            "the server sent GOAWAY, waiting for {what}"
+        );
+        if frame.kind == SETTINGS && frame.flags & ACK == 0 {
+            socket.write_all(&frame_ack()).unwrap();
+        }
+        if done(&frame) {
+            return;
+        }
+    }
+}
+
 /// GetFeature calls from another client, one every 5 ms, until `stop`; returns how many were
 /// answered and the slowest answer.
 fn bystander(addr: String, stop: Arc<AtomicBool>) -> thread::JoinHandle<(usize, Duration)> {
@@ -337,16 +358,9 @@ fn oversized_headers_are_answered_once(shape: Shape) {
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
     // A frame beyond 16 KiB may only follow the server's SETTINGS.
-    loop {
-        let frame = read_frame(&mut socket)
-            .ok()
-            .flatten()
-            .expect("the server sends its SETTINGS");
-        if frame.kind == SETTINGS && frame.flags & ACK == 0 {
-            socket.write_all(&frame_ack()).unwrap();
-            break;
-        }
-    }
+    read_until(&mut socket, "its SETTINGS", |frame| {
+        frame.kind == SETTINGS && frame.flags & ACK == 0
+    });
 
     let big = vec![b'x'; 100_000];
     let block = get_feature_headers(&[("x-padding", &big)]);
@@ -516,16 +530,9 @@ fn a_client_that_cancels_many_calls_in_progress_at_once_is_not_sent_away() {
     }
     resets.extend(frame(PING, 0, 0, b"resets!!"));
     socket.write_all(&resets).unwrap();
-    loop {
-        let frame = read_frame(&mut socket)
-            .ok()
-            .flatten()
-            .expect("the server answers the PING");
-        assert_ne!(frame.kind, GOAWAY, "the server sent GOAWAY");
-        if frame.kind == PING && frame.flags & ACK != 0 {
-            break;
-        }
-    }
+    read_until(&mut socket, "the PING's ACK", |frame| {
+        frame.kind == PING && frame.flags & ACK != 0
+    });
     // The connection still serves: a GetFeature on it is answered.
     socket
         .write_all(&frame(
@@ -538,14 +545,7 @@ fn a_client_that_cancels_many_calls_in_progress_at_once_is_not_sent_away() {
     socket
         .write_all(&frame(DATA, END_STREAM, 2 * CALLS + 1, &[0; 5]))
         .unwrap();
-    loop {
-        let frame = read_frame(&mut socket)
-            .ok()
-            .flatten()
-            .expect("the server answers the GetFeature");
-        assert_ne!(frame.kind, GOAWAY, "the server sent GOAWAY");
-        if frame.stream == 2 * CALLS + 1 && frame.kind == DATA {
-            break;
-        }
-    }
+    read_until(&mut socket, "the GetFeature's answer", |frame| {
+        frame.stream == 2 * CALLS + 1 && frame.kind == DATA
+    });
 }
