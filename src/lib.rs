@@ -116,8 +116,8 @@ pub use geo::{
 pub use logging::{LogFormat, flush_logs, init_logging, init_logging_as};
 pub use random::SplitMix64;
 pub use server::{
-    DEFAULT_DB_PATH, RouteGuideServer, SERVICE_NAME, ServerConfig, ServerError, default_threads,
-    run as serve, termination_signal,
+    Compression, DEFAULT_DB_PATH, RouteGuideServer, SERVICE_NAME, ServerConfig, ServerError,
+    default_threads, run as serve, termination_signal,
 };
 pub use status::{CHAT_STORE_UNAVAILABLE, ERROR_DOMAIN, status_name};
 pub use store::{FeatureStore, LoadError};

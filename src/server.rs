@@ -17,7 +17,8 @@ use std::thread;
 use std::time::Duration;
 
 use grpcio::{
-    ChannelBuilder, EnvBuilder, Environment, ResourceQuota, ServerBuilder, ServerCredentials,
+    ChannelBuilder, CompressionAlgorithms, EnvBuilder, Environment, ResourceQuota, ServerBuilder,
+    ServerCredentials,
 };
 use log::{info, warn};
 
@@ -86,6 +87,35 @@ pub struct ServerConfig {
     pub metrics_addr: Option<String>,
     /// Whether every finished call is logged at `info` (the access log), rather than `debug`.
     pub access_log: bool,
+    /// How the server compresses the messages it sends (it takes compressed requests whatever
+    /// this says).
+    pub compression: Compression,
+}
+
+/// `--compression`: how the server compresses the messages it sends. Whichever it is, the server
+/// accepts requests compressed with any algorithm the gRPC core knows and says so
+/// (`grpc-accept-encoding`); a client that does not accept the server's choice gets its answers
+/// uncompressed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Compression {
+    /// Messages go out as they are: the default, since RouteGuide's messages are a few dozen
+    /// bytes, which compression would only make cost more.
+    #[default]
+    None,
+    /// gzip (`grpc-encoding: gzip`), which every gRPC implementation accepts.
+    Gzip,
+    /// zlib's deflate (`grpc-encoding: deflate`).
+    Deflate,
+}
+
+impl Compression {
+    fn algorithm(self) -> CompressionAlgorithms {
+        match self {
+            Compression::None => CompressionAlgorithms::GRPC_COMPRESS_NONE,
+            Compression::Gzip => CompressionAlgorithms::GRPC_COMPRESS_GZIP,
+            Compression::Deflate => CompressionAlgorithms::GRPC_COMPRESS_DEFLATE,
+        }
+    }
 }
 
 /// The defaults, in this one place: `route_guide_server` shows them in `--help` and starts from
@@ -112,6 +142,7 @@ impl Default for ServerConfig {
             port_file: None,
             metrics_addr: None,
             access_log: false,
+            compression: Compression::None,
         }
     }
 }
@@ -163,6 +194,7 @@ impl RouteGuideServer {
         let limits = ChannelBuilder::new(Arc::clone(&env))
             .max_receive_message_len(clamp_to_i32(config.max_message_bytes))
             .max_concurrent_stream(clamp_to_i32(config.max_concurrent_streams as usize))
+            .default_compression_algorithm(config.compression.algorithm())
             .raw_cfg_int(
                 MAX_PENDING_RESETS_ARG.to_owned(),
                 clamp_to_i32(config.max_pending_resets as usize),

@@ -14,7 +14,8 @@
 //! * [`Scrape`]: what `/metrics` answers, read as samples to look up by name and labels;
 //! * [`free_port`], [`cpu_time_of`] and [`installed`]: small readings of the machine;
 //! * [`eventually`]: waiting for a condition by looking again, not by sleeping a guessed while;
-//! * [`raw`]: RouteGuide's methods with raw bytes for messages, for tests of hostile input.
+//! * [`raw`]: RouteGuide's methods with raw bytes for messages, for tests of hostile input;
+//! * [`h2`]: a gRPC client from the frames up, for what no client library sends.
 //!
 //! Everything here is Linux-minded (`/proc`, `taskset`, `kill`), as the tests and the benchmark
 //! are.
@@ -23,6 +24,7 @@
 #![warn(missing_docs, unreachable_pub)]
 
 mod generate;
+pub mod h2;
 mod http;
 mod process;
 mod prometheus;

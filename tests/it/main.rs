@@ -11,6 +11,7 @@ mod common;
 mod cancellation;
 mod client_cli;
 mod client_errors;
+mod compression;
 mod get_feature;
 mod health;
 mod limits;

@@ -6,8 +6,7 @@
 //! The attacker speaks HTTP/2 itself, from the frames up (RFC 9113), because no well-behaved
 //! client library can be made to send what it sends.
 
-use std::io::{self, Read, Write};
-use std::net::TcpStream;
+use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
@@ -15,127 +14,22 @@ use std::time::{Duration, Instant};
 
 use routeguide::RouteGuideClient;
 use routeguide::proto;
+use routeguide_testkit::h2::{
+    self, ACK, CANCEL, CONTINUATION, DATA, END_HEADERS, END_STREAM, ENHANCE_YOUR_CALM, GOAWAY,
+    HEADERS, MAX_FRAME, PING, RST_STREAM, SETTINGS, frame, read_frame, read_until, request_headers,
+    settings_ack,
+};
 use routeguide_testkit::{ServerProcess, standard_db};
 
 use crate::{alone, start_server};
-
-const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-
-// Frame types and flags (RFC 9113, section 6).
-const DATA: u8 = 0x0;
-const HEADERS: u8 = 0x1;
-const RST_STREAM: u8 = 0x3;
-const SETTINGS: u8 = 0x4;
-const PING: u8 = 0x6;
-const GOAWAY: u8 = 0x7;
-const CONTINUATION: u8 = 0x9;
-const END_STREAM: u8 = 0x1;
-const ACK: u8 = 0x1;
-const END_HEADERS: u8 = 0x4;
-// Error codes (section 7).
-const CANCEL: u32 = 0x8;
-const ENHANCE_YOUR_CALM: u32 = 0xb;
-/// The largest frame payload a peer must accept before SETTINGS say otherwise.
-const MAX_FRAME: usize = 16_384;
 
 /// Resets the attacker sends at most: a flood of this many on one connection cost the unpatched
 /// server 2.7 s of CPU and 45 MB of memory.
 const FLOOD: u32 = 20_000;
 
-fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
-    let len = payload.len() as u32;
-    let mut out = Vec::with_capacity(9 + payload.len());
-    out.extend_from_slice(&len.to_be_bytes()[1..]);
-    out.extend([kind, flags]);
-    out.extend_from_slice(&stream.to_be_bytes());
-    out.extend_from_slice(payload);
-    out
-}
-
-/// An HPACK integer (RFC 7541, section 5.1) with an `n`-bit prefix, `first` holding the bits
-/// above it.
-fn hpack_int(out: &mut Vec<u8>, first: u8, n: u32, value: usize) {
-    let max = (1usize << n) - 1;
-    if value < max {
-        out.push(first | value as u8);
-        return;
-    }
-    out.push(first | max as u8);
-    let mut rest = value - max;
-    while rest >= 128 {
-        out.push((rest % 128) as u8 | 0x80);
-        rest /= 128;
-    }
-    out.push(rest as u8);
-}
-
-/// An HPACK string literal, without Huffman coding.
-fn hpack_str(out: &mut Vec<u8>, s: &[u8]) {
-    hpack_int(out, 0, 7, s.len());
-    out.extend_from_slice(s);
-}
-
 /// The header block of a GetFeature call, with `extra` headers after the usual ones.
 fn get_feature_headers(extra: &[(&str, &[u8])]) -> Vec<u8> {
     request_headers("GetFeature", extra)
-}
-
-/// The header block of a call to RouteGuide's `method`, with `extra` headers after the usual
-/// ones; every field is a literal "without indexing", so the block means the same whatever came
-/// before it.
-fn request_headers(method: &str, extra: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut block = vec![0x83, 0x86]; // :method POST, :scheme http (static table)
-    let indexed_name = |block: &mut Vec<u8>, index: usize, value: &[u8]| {
-        hpack_int(block, 0x00, 4, index);
-        hpack_str(block, value);
-    };
-    let path = format!("/routeguide.RouteGuide/{method}");
-    indexed_name(&mut block, 4, path.as_bytes()); // :path
-    indexed_name(&mut block, 1, b"localhost"); // :authority
-    indexed_name(&mut block, 31, b"application/grpc"); // content-type
-    for (name, value) in [("te", b"trailers".as_slice())].iter().chain(extra) {
-        block.push(0x00);
-        hpack_str(&mut block, name.as_bytes());
-        hpack_str(&mut block, value);
-    }
-    block
-}
-
-/// A frame as read: its type, flags, stream and payload.
-struct Frame {
-    kind: u8,
-    flags: u8,
-    stream: u32,
-    payload: Vec<u8>,
-}
-
-/// The next frame; `Ok(None)` once the server closed the connection, `Err` after the read timeout.
-fn read_frame(socket: &mut TcpStream) -> io::Result<Option<Frame>> {
-    let mut head = [0u8; 9];
-    match socket.read_exact(&mut head) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
-        Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return Ok(None),
-        Err(e) => return Err(e),
-    }
-    let len = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
-    let mut payload = vec![0; len];
-    socket.read_exact(&mut payload)?;
-    Ok(Some(Frame {
-        kind: head[3],
-        flags: head[4],
-        stream: u32::from_be_bytes([head[5], head[6], head[7], head[8]]) & 0x7fff_ffff,
-        payload,
-    }))
-}
-
-/// A connection to `addr` that has sent the client preface and its (empty) SETTINGS.
-fn open_h2(addr: &str) -> TcpStream {
-    let mut socket = TcpStream::connect(addr).expect("connects");
-    socket.set_nodelay(true).unwrap();
-    socket.write_all(PREFACE).unwrap();
-    socket.write_all(&frame(SETTINGS, 0, 0, &[])).unwrap();
-    socket
 }
 
 /// A GOAWAY frame: the last stream the server took, why, and its debug data.
@@ -164,7 +58,7 @@ pub(crate) fn rapid_reset(addr: &str) -> Flood {
 
 /// [`rapid_reset`] with `resets` pairs (a multiple of 100).
 fn rapid_reset_of(addr: &str, resets: u32) -> Flood {
-    let mut socket = open_h2(addr);
+    let mut socket = h2::connect(addr);
     let mut reader = socket.try_clone().unwrap();
     reader
         .set_read_timeout(Some(Duration::from_secs(5)))
@@ -175,7 +69,7 @@ fn rapid_reset_of(addr: &str, resets: u32) -> Flood {
             match read_frame(&mut reader) {
                 Ok(Some(frame)) => match frame.kind {
                     SETTINGS if frame.flags & ACK == 0 => {
-                        let _ = reader.write_all(&frame_ack());
+                        let _ = reader.write_all(&settings_ack());
                     }
                     GOAWAY if frame.payload.len() >= 8 => {
                         let word = |at: usize| {
@@ -221,31 +115,6 @@ fn rapid_reset_of(addr: &str, resets: u32) -> Flood {
         goaway,
         closed,
         lasted,
-    }
-}
-
-fn frame_ack() -> Vec<u8> {
-    frame(SETTINGS, ACK, 0, &[])
-}
-
-/// Reads frames until `done` says one is what the test waits for (`what`, for the panic if the
-/// server falls silent), acknowledging the server's SETTINGS on the way; a GOAWAY fails the test.
-fn read_until(socket: &mut TcpStream, what: &str, mut done: impl FnMut(&Frame) -> bool) {
-    loop {
-        let frame = read_frame(socket)
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| panic!("the server did not send {what}"));
-        assert_ne!(
-            frame.kind, GOAWAY,
-            "the server sent GOAWAY, waiting for {what}"
-        );
-        if frame.kind == SETTINGS && frame.flags & ACK == 0 {
-            socket.write_all(&frame_ack()).unwrap();
-        }
-        if done(&frame) {
-            return;
-        }
     }
 }
 
@@ -353,7 +222,7 @@ enum Shape {
 /// once and stream 3 as usual.
 fn oversized_headers_are_answered_once(shape: Shape) {
     let server = start_server(&standard_db(), &[]);
-    let mut socket = open_h2(&server.addr());
+    let mut socket = h2::connect(&server.addr());
     socket
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
@@ -500,7 +369,7 @@ fn a_client_that_cancels_many_calls_in_progress_at_once_is_not_sent_away() {
     let _alone = alone();
     let metrics_addr = format!("127.0.0.1:{}", routeguide_testkit::free_port().unwrap());
     let server = start_server(&standard_db(), &["--metrics-addr", &metrics_addr]);
-    let mut socket = open_h2(&server.addr());
+    let mut socket = h2::connect(&server.addr());
     socket
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();

@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use clap::{CommandFactory, Parser};
 use routeguide::{ChatBackend, ChatLimits, ChatScope};
+use routeguide::{Compression, ServerConfig, ServerError};
 use routeguide::{LogFormat, ServerTls};
-use routeguide::{ServerConfig, ServerError};
 
 /// Serves the RouteGuide gRPC service (GetFeature, ListFeatures, RecordRoute, RouteChat) from a
 /// JSON feature database. Stops gracefully on SIGINT (Ctrl-C) or SIGTERM; a second signal stops it
@@ -82,6 +82,10 @@ struct Flags {
     #[arg(long, env = "ROUTEGUIDE_MAX_MEMORY_BYTES", default_value_t = defaults().max_memory_bytes, value_parser = at_least_one)]
     max_memory_bytes: usize,
 
+    /// How the messages the server sends are compressed; requests may come compressed either way
+    #[arg(long, env = "ROUTEGUIDE_COMPRESSION", value_enum, default_value_t = Encoding::of(defaults().compression))]
+    compression: Encoding,
+
     /// Serve TLS with this PEM certificate (chain); needs --tls-key
     #[arg(long, env = "ROUTEGUIDE_TLS_CERT", requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -134,6 +138,32 @@ Examples:
   ROUTEGUIDE_ADDR=[::]:8080 ROUTEGUIDE_DB=/data/db.json route_guide_server
   route_guide_server --tls-cert server.pem --tls-key server.key --tls-client-ca ca.pem
   route_guide_server --metrics-addr 127.0.0.1:9464 --access-log --log-format json";
+
+/// `--compression`: the library's [`Compression`], as clap reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Encoding {
+    None,
+    Gzip,
+    Deflate,
+}
+
+impl Encoding {
+    fn of(compression: Compression) -> Self {
+        match compression {
+            Compression::None => Encoding::None,
+            Compression::Gzip => Encoding::Gzip,
+            Compression::Deflate => Encoding::Deflate,
+        }
+    }
+
+    fn compression(self) -> Compression {
+        match self {
+            Encoding::None => Compression::None,
+            Encoding::Gzip => Compression::Gzip,
+            Encoding::Deflate => Compression::Deflate,
+        }
+    }
+}
 
 /// `--chat-scope`: the library's [`ChatScope`] without its backend, which `--chat-backend` names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -261,5 +291,6 @@ fn config(flags: Flags, backend: ChatBackend) -> Result<ServerConfig, Box<dyn st
         port_file: flags.port_file,
         metrics_addr: flags.metrics_addr,
         access_log: flags.access_log,
+        compression: flags.compression.compression(),
     })
 }

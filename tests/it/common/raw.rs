@@ -7,7 +7,8 @@ use std::time::Duration;
 use futures::executor::block_on;
 use futures::{SinkExt, TryStreamExt};
 use grpcio::{
-    CallOption, ChannelBuilder, Client, EnvBuilder, Method, MethodType, RpcStatusCode, WriteFlags,
+    CallOption, ChannelBuilder, Client, CompressionAlgorithms, EnvBuilder, Method, MethodType,
+    RpcStatusCode, WriteFlags,
 };
 pub use routeguide_testkit::raw::{GET_FEATURE, LIST_FEATURES, RECORD_ROUTE, ROUTE_CHAT, method};
 
@@ -20,9 +21,17 @@ pub struct RawClient {
 
 impl RawClient {
     pub fn connect(addr: &str) -> Self {
+        RawClient::connect_compressing(addr, CompressionAlgorithms::GRPC_COMPRESS_NONE)
+    }
+
+    /// A client whose requests are compressed with `algorithm` (`grpc-encoding`).
+    pub fn connect_compressing(addr: &str, algorithm: CompressionAlgorithms) -> Self {
         let env = Arc::new(EnvBuilder::new().cq_count(1).build());
+        let channel = ChannelBuilder::new(env)
+            .default_compression_algorithm(algorithm)
+            .connect(addr);
         RawClient {
-            client: Client::new(ChannelBuilder::new(env).connect(addr)),
+            client: Client::new(channel),
         }
     }
 
