@@ -105,6 +105,7 @@ pub fn request_headers(method: &str, extra: &[(&str, &[u8])]) -> Vec<u8> {
 }
 
 /// A frame as read: its type, flags, stream and payload.
+#[derive(Clone, Debug)]
 pub struct Frame {
     /// The frame type: [`DATA`], [`HEADERS`], ...
     pub kind: u8,

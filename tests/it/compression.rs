@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use grpcio::{CompressionAlgorithms, RpcStatusCode};
 use protobuf::Message;
-use routeguide::proto::{self, Feature, RouteSummary};
+use routeguide::proto::{self, Feature, Rectangle, RouteSummary};
 use routeguide::{Compression, Coordinates, FeatureStore, ServerConfig};
 use routeguide_testkit::h2::{self, DATA, END_HEADERS, END_STREAM, Frame, HEADERS};
 
@@ -23,13 +23,12 @@ const KNOWN: (i32, i32, &str) = (
     "Berkshire Valley Management Area Trail, Jefferson, NJ, USA",
 );
 
-fn world() -> Vec<u8> {
+/// A rectangle over the whole world.
+fn world() -> Rectangle {
     proto::rectangle(
         proto::point(-900_000_000, -1_800_000_000),
         proto::point(900_000_000, 1_800_000_000),
     )
-    .write_to_bytes()
-    .unwrap()
 }
 
 #[test]
@@ -45,7 +44,9 @@ fn compressed_requests_are_answered_on_all_four_methods() {
         let reply = client.call(&GET_FEATURE, known.clone()).unwrap();
         assert_eq!(Feature::parse_from_bytes(&reply[0]).unwrap().name, KNOWN.2);
 
-        let features = client.call(&LIST_FEATURES, world()).unwrap();
+        let features = client
+            .call(&LIST_FEATURES, world().write_to_bytes().unwrap())
+            .unwrap();
         assert_eq!(features.len(), 100, "{algorithm:?}");
 
         let summary = client.call(&RECORD_ROUTE, known.clone()).unwrap();
@@ -93,12 +94,7 @@ fn call_from_the_frames_up(addr: &str, method: &str, message: &[u8], flagged: bo
     h2::read_until(&mut socket, "the end of the call", |frame| {
         let last = frame.stream == 1 && frame.kind == HEADERS && frame.flags & END_STREAM != 0;
         if frame.stream == 1 {
-            frames.push(Frame {
-                kind: frame.kind,
-                flags: frame.flags,
-                stream: frame.stream,
-                payload: frame.payload.clone(),
-            });
+            frames.push(frame.clone());
         }
         last
     });
@@ -127,7 +123,12 @@ fn a_message_flagged_compressed_on_a_call_without_an_encoding_is_internal() {
 /// The messages of a ListFeatures call of the whole world, as the server framed them: each one's
 /// compressed flag and bytes.
 fn listed_messages(addr: &str) -> Vec<(u8, Vec<u8>)> {
-    let frames = call_from_the_frames_up(addr, "ListFeatures", &world(), false);
+    let frames = call_from_the_frames_up(
+        addr,
+        "ListFeatures",
+        &world().write_to_bytes().unwrap(),
+        false,
+    );
     assert_eq!(frames.last().and_then(Frame::grpc_status), Some(0));
     let mut data: Vec<u8> = frames
         .iter()
@@ -181,10 +182,7 @@ fn the_server_compresses_what_it_sends_as_compression_says() {
     // A client library inflates them to the same features.
     let features = gzip
         .client()
-        .list_features(proto::rectangle(
-            proto::point(-900_000_000, -1_800_000_000),
-            proto::point(900_000_000, 1_800_000_000),
-        ))
+        .list_features(world())
         .collect::<Result<Vec<_>, _>>()
         .unwrap();
     let expected: Vec<_> = (0..10).map(|i| long_named_store().feature(i)).collect();
