@@ -105,7 +105,9 @@ def main():
 
     features = json.load(open(args.db))
     points = [(f["location"]["latitude"], f["location"]["longitude"]) for f in features]
-    bodies = tempfile.mkdtemp(prefix="routeguide-h2load-")
+    # The request bodies, removed when the script ends.
+    workdir = tempfile.TemporaryDirectory(prefix="routeguide-h2load-")
+    bodies = workdir.name
     route = os.path.join(bodies, "route.bin")
     with open(route, "wb") as out:
         out.write(b"".join(grpc_message(point(*points[i % len(points)])) for i in range(ROUTE_POINTS)))
