@@ -90,6 +90,7 @@ mod geo;
 mod health;
 mod logging;
 mod metrics;
+mod position_map;
 pub mod proto;
 mod random;
 mod reflection;
